@@ -1,0 +1,169 @@
+//! Finding the environment files under the input folder and naming them.
+//!
+//! Every `*.txt` file (any case) below the folder is one environment named by
+//! its file stem. Hidden files and folders are skipped. When two files in
+//! different folders share a stem, both are named by their relative path
+//! instead, so every file is one environment and none hides another.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use walkdir::WalkDir;
+
+/// One input file, named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputFile {
+    /// The environment's display name (not yet safe as a file name).
+    pub name: String,
+    /// Path relative to the input folder, with `/` separators, for messages.
+    pub rel: String,
+    pub path: PathBuf,
+}
+
+/// Lists the environment files, sorted by environment name. Problems with single
+/// entries (a symlink loop, an unreadable folder) are returned as warnings.
+pub fn discover(input: &Path) -> Result<(Vec<InputFile>, Vec<String>)> {
+    let meta = std::fs::metadata(input).with_context(|| format!("cannot read the input folder {}", input.display()))?;
+    if !meta.is_dir() {
+        bail!("the input {} is not a folder: pass the folder that holds the environment .txt files", input.display());
+    }
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    let walker = WalkDir::new(input)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => {
+                let at = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| input.display().to_string());
+                let why =
+                    if e.loop_ancestor().is_some() { "symlink loop, not followed".to_string() } else { e.to_string() };
+                warnings.push(format!("{at}: {why}"));
+                continue;
+            }
+        };
+        let path = entry.path();
+        let is_txt = path.extension().is_some_and(|x| x.eq_ignore_ascii_case("txt"));
+        if !is_txt || entry.file_type().is_dir() {
+            continue;
+        }
+        let rel_path = path.strip_prefix(input).unwrap_or(path);
+        let rel = rel_path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        files.push(InputFile { name: stem, rel, path: path.to_path_buf() });
+    }
+    disambiguate(&mut files);
+    files.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.rel.cmp(&b.rel)));
+    Ok((files, warnings))
+}
+
+/// Files whose stems clash are named by their relative path without extension.
+fn disambiguate(files: &mut [InputFile]) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for f in files.iter() {
+        *seen.entry(f.name.clone()).or_default() += 1;
+    }
+    for f in files.iter_mut().filter(|f| seen[&f.name] > 1) {
+        f.name = f.rel.rsplit_once('.').map_or(f.rel.as_str(), |(stem, _)| stem).to_owned();
+    }
+}
+
+/// Names that the site itself uses, so no environment page may take them.
+const RESERVED: [&str; 5] = ["index", "status", "versions", "badges", "404"];
+
+/// Turns environment names into unique, safe page stems: ASCII letters, digits,
+/// `-`, `_` and `.` only, no leading dot, no `..`, never a reserved name, unique
+/// even when names differ only in case or in characters that were replaced.
+pub fn slugs(names: &[String]) -> Vec<String> {
+    let mut used: HashMap<String, ()> = HashMap::new();
+    names
+        .iter()
+        .map(|name| {
+            let base = slug_base(name);
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while used.contains_key(&candidate.to_ascii_lowercase()) {
+                candidate = format!("{base}-{n}");
+                n += 1;
+            }
+            used.insert(candidate.to_ascii_lowercase(), ());
+            candidate
+        })
+        .collect()
+}
+
+fn slug_base(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for ch in name.chars() {
+        let keep = ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.');
+        let ch = if keep { ch } else { '-' };
+        // Collapse runs of separators, which also removes any `..`.
+        if matches!(ch, '-' | '.') && out.ends_with(['-', '.']) {
+            continue;
+        }
+        out.push(ch);
+    }
+    let trimmed = out.trim_matches(|c| c == '-' || c == '.');
+    let mut slug: String = trimmed.chars().take(80).collect();
+    if slug.is_empty() {
+        slug = "env".to_owned();
+    }
+    if RESERVED.iter().any(|r| slug.eq_ignore_ascii_case(r)) {
+        slug.push_str("-env");
+    }
+    slug
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(names: &[&str]) -> Vec<String> {
+        slugs(&names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn slugs_are_safe() {
+        assert_eq!(s(&["demo-int"]), ["demo-int"]);
+        assert_eq!(s(&["../etc/passwd"]), ["etc-passwd"]);
+        assert_eq!(s(&["a b\tc\nd"]), ["a-b-c-d"]);
+        assert_eq!(s(&["...."]), ["env"]);
+        assert_eq!(s(&["prod.v2"]), ["prod.v2"]);
+        assert_eq!(s(&["<script>"]), ["script"]);
+        assert_eq!(s(&["index", "STATUS"]), ["index-env", "STATUS-env"]);
+        assert_eq!(s(&["é"]), ["env"]);
+        for slug in s(&["..", "a/../b", "\u{0}x", "x\u{7}", ".hidden"]) {
+            assert!(!slug.contains('/') && !slug.contains("..") && !slug.starts_with('.'), "{slug}");
+            assert!(slug.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)), "{slug}");
+        }
+    }
+
+    #[test]
+    fn slugs_are_unique() {
+        assert_eq!(s(&["a b", "a/b", "A-B", "a-b-2"]), ["a-b", "a-b-2", "A-B-3", "a-b-2-2"]);
+    }
+
+    #[test]
+    fn discover_names_sorts_skips_hidden_and_disambiguates() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("east")).unwrap();
+        std::fs::create_dir_all(root.join(".git")).unwrap();
+        for f in ["prod.txt", "demo.TXT", "east/prod.txt", ".hidden.txt", ".git/x.txt", "notes.md"] {
+            std::fs::write(root.join(f), "h\n").unwrap();
+        }
+        let (files, warnings) = discover(root).unwrap();
+        assert!(warnings.is_empty());
+        let got: Vec<_> = files.iter().map(|f| (f.name.as_str(), f.rel.as_str())).collect();
+        assert_eq!(got, [("demo", "demo.TXT"), ("east/prod", "east/prod.txt"), ("prod", "prod.txt")]);
+    }
+
+    #[test]
+    fn discover_missing_folder_is_an_error() {
+        let err = discover(Path::new("/nonexistent/envdash")).unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/envdash"));
+    }
+}

@@ -1,0 +1,19 @@
+//! envdash: `docker ps -a` listings of many environments in, a static status
+//! dashboard out.
+//!
+//! The modules follow the data: [`discover`] finds the input files, [`parse`]
+//! reads each (with [`status`] for Docker's STATUS text) into the [`model`],
+//! [`site`] renders it through [`render`]'s templates with [`output`]'s atomic
+//! writes, and [`publish`] syncs the result to S3. [`cli`] and [`config`] sit
+//! around them.
+
+pub mod cli;
+pub mod config;
+pub mod discover;
+pub mod model;
+pub mod output;
+pub mod parse;
+pub mod publish;
+pub mod render;
+pub mod site;
+pub mod status;

@@ -1,0 +1,489 @@
+//! Parsing one environment file, in either layout, into hosts and containers.
+//!
+//! The parser never fails and never panics: a line it cannot read becomes a
+//! warning with its line number, and a file it cannot read at all becomes an
+//! error string that makes the environment `unknown`. Everything else is kept.
+
+use std::collections::HashMap;
+
+use crate::model::{Container, Host, Layout, Reach};
+use crate::status::State;
+
+/// At most this many warnings are kept per file; the rest are only counted.
+pub const MAX_LISTED_WARNINGS: usize = 100;
+/// Lines longer than this are skipped with a warning: no real `docker ps` row is this long.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+/// Host name shown for container lines that came before any host line.
+pub const NO_HOST: &str = "(no host line)";
+
+/// What one file held.
+#[derive(Debug, Default)]
+pub struct ParsedFile {
+    pub layout: Option<Layout>,
+    pub hosts: Vec<Host>,
+    /// `(line, reason)` for the first `MAX_LISTED_WARNINGS` problems.
+    pub warnings: Vec<(usize, String)>,
+    /// How many problems there were in all.
+    pub warning_count: usize,
+    /// Set when the file as a whole could not be used.
+    pub error: Option<String>,
+}
+
+impl ParsedFile {
+    fn warn(&mut self, line: usize, reason: impl Into<String>) {
+        self.warning_count += 1;
+        if self.warnings.len() < MAX_LISTED_WARNINGS {
+            self.warnings.push((line, reason.into()));
+        }
+    }
+
+    fn failed(reason: impl Into<String>) -> ParsedFile {
+        ParsedFile { error: Some(reason.into()), ..ParsedFile::default() }
+    }
+}
+
+/// Hosts in order of first appearance; a host seen twice is merged, with a warning.
+#[derive(Default)]
+struct Hosts {
+    list: Vec<Host>,
+    index: HashMap<String, (usize, usize)>,
+}
+
+impl Hosts {
+    /// The host named `name`, created when new. Returns the line it was first seen on
+    /// when this is a repeat.
+    fn get(&mut self, name: &str, line: usize) -> (&mut Host, Option<usize>) {
+        match self.index.get(name) {
+            Some(&(i, first)) => (&mut self.list[i], Some(first)),
+            None => {
+                self.index.insert(name.to_owned(), (self.list.len(), line));
+                self.list.push(Host::new(name));
+                (self.list.last_mut().expect("just pushed"), None)
+            }
+        }
+    }
+}
+
+/// Parses the bytes of one environment file.
+pub fn parse_file(bytes: &[u8]) -> ParsedFile {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return ParsedFile::failed(
+            "the file is empty: nothing was gathered for this environment (check the gathering playbook's run)",
+        );
+    }
+    if looks_binary(bytes) {
+        return ParsedFile::failed(
+            "the file is binary, not text: it is not a `docker ps -a` listing (check what wrote it)",
+        );
+    }
+    let mut out = if is_csv_header(first_line(bytes)) { parse_csv(bytes) } else { parse_legacy(bytes) };
+    if out.error.is_none() && out.hosts.is_empty() {
+        out.error = Some(format!(
+            "no host or container could be read from the file ({} unreadable lines): it is not in either input layout",
+            out.warning_count
+        ));
+    }
+    out
+}
+
+/// A file is binary when its start is mostly control bytes (NUL among them).
+fn looks_binary(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(8192)];
+    let control = head.iter().filter(|&&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')).count();
+    control * 10 > head.len()
+}
+
+fn first_line(bytes: &[u8]) -> &[u8] {
+    bytes.split(|&b| b == b'\n').find(|l| !l.iter().all(u8::is_ascii_whitespace)).unwrap_or_default()
+}
+
+/// The CSV layout starts with a header naming at least `host` and `name`.
+fn is_csv_header(line: &[u8]) -> bool {
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
+    let Some(Ok(record)) = reader.byte_records().next() else { return false };
+    let has = |col: &str| record.iter().any(|f| f.trim_ascii().eq_ignore_ascii_case(col.as_bytes()));
+    has("host") && (has("name") || has("names"))
+}
+
+/// Decodes one field or line; invalid UTF-8 is replaced and reported.
+fn decode<'a>(out: &mut ParsedFile, line: usize, bytes: &'a [u8]) -> std::borrow::Cow<'a, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.into(),
+        Err(_) => {
+            out.warn(line, "invalid UTF-8 replaced with U+FFFD");
+            String::from_utf8_lossy(bytes)
+        }
+    }
+}
+
+/// Names that `docker ps` prints instead of a listing when the daemon is not there.
+fn docker_error(line: &str) -> bool {
+    const PREFIXES: [&str; 4] = [
+        "Cannot connect to the Docker daemon",
+        "Got permission denied while trying to connect to the Docker daemon",
+        "Error response from daemon",
+        "error during connect",
+    ];
+    PREFIXES.iter().any(|p| line.starts_with(p))
+}
+
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 253 && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
+/// Legacy layout: a host line, then `NAME,STATUS,IMAGE` lines.
+fn parse_legacy(bytes: &[u8]) -> ParsedFile {
+    let mut out = ParsedFile { layout: Some(Layout::Legacy), ..ParsedFile::default() };
+    let mut hosts = Hosts::default();
+    let mut current: Option<String> = None;
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let lineno = i + 1;
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.len() > MAX_LINE_BYTES {
+            out.warn(lineno, format!("line is {} bytes long (limit {MAX_LINE_BYTES}); skipped", raw.len()));
+            continue;
+        }
+        if raw.contains(&0) {
+            out.warn(lineno, "line contains NUL bytes; skipped");
+            continue;
+        }
+        let text = decode(&mut out, lineno, raw);
+        let line = text.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if !line.contains(',') {
+            if docker_error(line) {
+                let name = current.clone().unwrap_or_else(|| NO_HOST.to_owned());
+                let (host, _) = hosts.get(&name, lineno);
+                host.reach = Reach::DockerUnavailable;
+                host.detail = Some(line.to_owned());
+            } else if is_host_name(line) {
+                let (_, seen) = hosts.get(line, lineno);
+                if let Some(first) = seen {
+                    out.warn(lineno, format!("host {line} already listed on line {first}; containers merged"));
+                }
+                current = Some(line.to_owned());
+            } else {
+                out.warn(lineno, "expected a host name or NAME,STATUS,IMAGE; skipped");
+            }
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        // Trailing commas and extra columns are tolerated; fewer than three fields are not.
+        let found = fields.iter().rposition(|f| !f.is_empty()).map_or(0, |p| p + 1);
+        if found < 3 {
+            out.warn(lineno, format!("expected NAME,STATUS,IMAGE, found {found} fields"));
+            continue;
+        }
+        let (name, status, image) = (fields[0], fields[1], fields[2]);
+        if name.is_empty() {
+            out.warn(lineno, "empty container name; skipped");
+            continue;
+        }
+        let host_name = match &current {
+            Some(h) => h.clone(),
+            None => {
+                if !hosts.index.contains_key(NO_HOST) {
+                    out.warn(lineno, format!("container line before any host line; listed under \"{NO_HOST}\""));
+                }
+                current = Some(NO_HOST.to_owned());
+                NO_HOST.to_owned()
+            }
+        };
+        hosts.get(&host_name, lineno).0.containers.push(Container::from_row(name, status, image, None));
+    }
+    out.hosts = hosts.list;
+    out
+}
+
+/// Column positions of the CSV layout.
+struct Columns {
+    host: usize,
+    name: usize,
+    status: Option<usize>,
+    image: Option<usize>,
+    state: Option<usize>,
+    detail: Option<usize>,
+}
+
+impl Columns {
+    fn find(header: &csv::ByteRecord) -> Result<Columns, String> {
+        let pos = |names: &[&str]| {
+            header.iter().position(|f| names.iter().any(|n| f.trim_ascii().eq_ignore_ascii_case(n.as_bytes())))
+        };
+        let columns = Columns {
+            host: pos(&["host"]).ok_or("the CSV header has no `host` column")?,
+            name: pos(&["name", "names"]).ok_or("the CSV header has no `name` column")?,
+            status: pos(&["status"]),
+            image: pos(&["image"]),
+            state: pos(&["state"]),
+            detail: pos(&["error", "message", "msg"]),
+        };
+        if columns.status.is_none() && columns.state.is_none() {
+            return Err("the CSV header has neither a `status` nor a `state` column".into());
+        }
+        Ok(columns)
+    }
+}
+
+/// CSV layout: RFC 4180 with a header row, columns in any order.
+fn parse_csv(bytes: &[u8]) -> ParsedFile {
+    let mut out = ParsedFile { layout: Some(Layout::Csv), ..ParsedFile::default() };
+    let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
+    let columns = match reader.byte_headers().map_err(|e| e.to_string()).and_then(|h| Columns::find(h)) {
+        Ok(c) => c,
+        Err(e) => return ParsedFile::failed(format!("line 1: {e}")),
+    };
+    let mut hosts = Hosts::default();
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let lineno = reader.position().line() as usize;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => {
+                out.warn(lineno, format!("unreadable CSV: {e}"));
+                continue;
+            }
+        }
+        let lineno = record.position().map_or(lineno, |p| p.line() as usize);
+        if record.as_slice().len() > MAX_LINE_BYTES {
+            out.warn(
+                lineno,
+                format!("row is {} bytes long (limit {MAX_LINE_BYTES}); skipped", record.as_slice().len()),
+            );
+            continue;
+        }
+        if record.iter().all(<[u8]>::is_empty) {
+            continue;
+        }
+        if record.as_slice().contains(&0) {
+            out.warn(lineno, "row contains NUL bytes; skipped");
+            continue;
+        }
+        let mut field = |i: Option<usize>| -> String {
+            i.and_then(|i| record.get(i)).map(|b| decode(&mut out, lineno, b).into_owned()).unwrap_or_default()
+        };
+        let host = field(Some(columns.host));
+        let name = field(Some(columns.name));
+        let status = field(columns.status);
+        let image = field(columns.image);
+        let state = field(columns.state);
+        let detail = field(columns.detail);
+        if host.is_empty() {
+            out.warn(lineno, "row has no host; skipped");
+            continue;
+        }
+        let reach = match state.to_ascii_lowercase().replace('-', "_").as_str() {
+            "unreachable" => Some(Reach::Unreachable),
+            "docker_unavailable" | "no_docker" | "nodocker" => Some(Reach::DockerUnavailable),
+            _ => None,
+        };
+        let (entry, _) = hosts.get(&host, lineno);
+        if let Some(reach) = reach {
+            entry.reach = reach;
+            let why = [detail, status].into_iter().find(|s| !s.is_empty());
+            entry.detail = why.or(entry.detail.take());
+            continue;
+        }
+        if name.is_empty() {
+            // A host row without containers: `docker ps -a` printed nothing.
+            if !status.is_empty() || !image.is_empty() {
+                out.warn(lineno, "row has a status but no container name; skipped");
+            }
+            continue;
+        }
+        let engine_state = if state.is_empty() {
+            None
+        } else {
+            let s = State::from_engine_word(&state);
+            if s.is_none() {
+                out.warn(lineno, format!("unknown state {state:?}; read the status text instead"));
+            }
+            s
+        };
+        entry.containers.push(Container::from_row(&name, &status, &image, engine_state));
+    }
+    out.hosts = hosts.list;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::Health;
+
+    fn names(p: &ParsedFile) -> Vec<(String, Vec<String>)> {
+        p.hosts.iter().map(|h| (h.name.clone(), h.containers.iter().map(|c| c.name.clone()).collect())).collect()
+    }
+
+    const LEGACY: &str = "app-1.demo-int.example.io\n\
+        intake_app,Up 3 weeks,registry.example.io/intake_app:1.3.4_601-RC\n\
+        logspout,Exited (137) 2 hours ago,gliderlabs/logspout:v3.2.6\n\
+        api-1.demo-int.example.io\n\
+        cans_api,Up 41 minutes (healthy),registry.example.io/cans_api:2.0.1_88-RC\n";
+
+    #[test]
+    fn legacy_layout() {
+        let p = parse_file(LEGACY.as_bytes());
+        assert_eq!(p.layout, Some(Layout::Legacy));
+        assert_eq!(p.error, None);
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(
+            names(&p),
+            vec![
+                ("app-1.demo-int.example.io".into(), vec!["intake_app".into(), "logspout".into()]),
+                ("api-1.demo-int.example.io".into(), vec!["cans_api".into()]),
+            ]
+        );
+        let logspout = &p.hosts[0].containers[1];
+        assert_eq!((logspout.state, logspout.exit_code, logspout.problem), (State::Exited, Some(137), true));
+        assert_eq!((logspout.image.as_str(), logspout.version.as_str()), ("gliderlabs/logspout", "v3.2.6"));
+        assert_eq!(p.hosts[1].containers[0].health, Health::Healthy);
+    }
+
+    #[test]
+    fn legacy_crlf_bom_blank_lines_trailing_commas() {
+        let text = format!("\u{feff}{}", LEGACY.replace('\n', "\r\n\r\n").replace("RC\r", "RC,,\r"));
+        let p = parse_file(text.as_bytes());
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(names(&p), names(&parse_file(LEGACY.as_bytes())));
+        assert_eq!(p.hosts[0].containers[0].version, "1.3.4_601-RC");
+    }
+
+    #[test]
+    fn legacy_extra_columns_kept() {
+        let p = parse_file(b"h1\nweb,Up 1 second,nginx:1,0.0.0.0:80->80/tcp,extra\n");
+        assert!(p.warnings.is_empty());
+        assert_eq!(p.hosts[0].containers[0].image, "nginx");
+    }
+
+    #[test]
+    fn legacy_malformed_line_is_reported_and_rest_kept() {
+        let text = "h1\nweb,Up 1 second,nginx:1\nbroken,Up 2 days\ndb,Exited (1) 1 hour ago,postgres:15\n";
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.warnings, vec![(3, "expected NAME,STATUS,IMAGE, found 2 fields".to_string())]);
+        assert_eq!(p.warning_count, 1);
+        assert_eq!(names(&p), vec![("h1".into(), vec!["web".into(), "db".into()])]);
+    }
+
+    #[test]
+    fn legacy_host_without_containers_and_containers_before_host() {
+        let text = "orphan,Up 1 second,x:1\nempty-host\nh2\nweb,Up 1 second,nginx:1\n";
+        let p = parse_file(text.as_bytes());
+        assert_eq!(
+            names(&p),
+            vec![
+                (NO_HOST.into(), vec!["orphan".into()]),
+                ("empty-host".into(), vec![]),
+                ("h2".into(), vec!["web".into()])
+            ]
+        );
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].1.contains("before any host line"), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn legacy_duplicate_host_merged() {
+        let p = parse_file(b"h1\na,Up 1 second,x:1\nh2\nb,Up 1 second,x:1\nh1\nc,Up 1 second,x:1\n");
+        assert_eq!(names(&p), vec![("h1".into(), vec!["a".into(), "c".into()]), ("h2".into(), vec!["b".into()])]);
+        assert_eq!(p.warnings, vec![(5, "host h1 already listed on line 1; containers merged".to_string())]);
+    }
+
+    #[test]
+    fn legacy_docker_daemon_down() {
+        let p = parse_file(b"h1\nCannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\nh2\nweb,Up 1 second,x:1\n");
+        assert_eq!(p.hosts[0].reach, Reach::DockerUnavailable);
+        assert!(p.hosts[0].detail.as_deref().unwrap().starts_with("Cannot connect"));
+        assert_eq!(p.hosts[1].reach, Reach::Ok);
+    }
+
+    #[test]
+    fn csv_layout_any_column_order_quoted_fields() {
+        let text = "name,host,status,image,ports,state\n\
+            intake_app,app-1.prod.example.io,Up 3 weeks,registry.example.io/intake_app:1.3.4,\"0.0.0.0:80->80/tcp, :::80->80/tcp\",running\n\
+            \"we,ird\",app-1.prod.example.io,\"Exited (1) 2 hours ago\",x:2,,exited\n\
+            ,perry-1.prod.example.io,,,,unreachable\n";
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.layout, Some(Layout::Csv));
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(
+            names(&p),
+            vec![
+                ("app-1.prod.example.io".into(), vec!["intake_app".into(), "we,ird".into()]),
+                ("perry-1.prod.example.io".into(), vec![]),
+            ]
+        );
+        assert_eq!(p.hosts[0].containers[1].exit_code, Some(1));
+        assert_eq!(p.hosts[1].reach, Reach::Unreachable);
+    }
+
+    #[test]
+    fn csv_state_column_wins_and_unknown_state_warns() {
+        let text = "host,name,image,state,status\nh,a,x:1,exited,Up 2 days\nh,b,x:1,sleeping,Up 2 days\n";
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.hosts[0].containers[0].state, State::Exited);
+        assert_eq!(p.hosts[0].containers[1].state, State::Running);
+        assert_eq!(p.warnings, vec![(3, "unknown state \"sleeping\"; read the status text instead".to_string())]);
+    }
+
+    #[test]
+    fn csv_docker_unavailable_and_missing_host() {
+        let text = "host,name,image,state,status\nh,,,docker-unavailable,Cannot connect to the Docker daemon\n,a,x:1,running,Up 1 second\n";
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.hosts[0].reach, Reach::DockerUnavailable);
+        assert_eq!(p.hosts[0].detail.as_deref(), Some("Cannot connect to the Docker daemon"));
+        assert_eq!(p.warnings, vec![(3, "row has no host; skipped".to_string())]);
+    }
+
+    #[test]
+    fn csv_header_without_status_or_state_fails() {
+        let p = parse_file(b"host,name,image\nh,a,x\n");
+        assert!(p.error.as_deref().unwrap().contains("neither a `status` nor a `state`"), "{:?}", p.error);
+    }
+
+    #[test]
+    fn empty_binary_and_undecodable_files() {
+        assert!(parse_file(b"").error.unwrap().contains("empty"));
+        assert!(parse_file(b"\xEF\xBB\xBF \r\n\n").error.unwrap().contains("empty"));
+        assert!(parse_file(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0").error.unwrap().contains("binary"));
+        let garbage: Vec<u8> = (0..2000u32).map(|i| 0x80 + (i % 64) as u8).collect();
+        assert!(parse_file(&garbage).error.is_some());
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_line_is_replaced_and_reported() {
+        let p = parse_file(b"h1\nweb\xff,Up 1 second,x:1\n");
+        assert_eq!(p.hosts[0].containers[0].name, "web\u{fffd}");
+        assert_eq!(p.warnings, vec![(2, "invalid UTF-8 replaced with U+FFFD".to_string())]);
+    }
+
+    #[test]
+    fn very_long_line_and_nul_are_skipped() {
+        let long = format!("h1\n{},Up 1 second,x:1\nok,Up 1 second,x:1\nn\0ul,Up,x\n", "a".repeat(MAX_LINE_BYTES + 1));
+        let p = parse_file(long.as_bytes());
+        assert_eq!(names(&p), vec![("h1".into(), vec!["ok".into()])]);
+        assert_eq!(p.warning_count, 2);
+        assert!(p.warnings[0].1.contains("bytes long"));
+        assert!(p.warnings[1].1.contains("NUL"));
+    }
+
+    #[test]
+    fn warnings_are_capped_but_counted() {
+        let mut text = String::from("h1\n");
+        for _ in 0..(MAX_LISTED_WARNINGS + 50) {
+            text.push_str("a,b\n");
+        }
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.warnings.len(), MAX_LISTED_WARNINGS);
+        assert_eq!(p.warning_count, MAX_LISTED_WARNINGS + 50);
+    }
+
+    #[test]
+    fn only_garbage_is_an_error() {
+        let p = parse_file(b"hello world\nthis is not a listing\n");
+        assert!(p.error.as_deref().unwrap().contains("no host or container"), "{:?}", p.error);
+    }
+}

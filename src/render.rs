@@ -1,0 +1,208 @@
+//! The page templates: built in with `include_str!`, overridable from a folder,
+//! always HTML-autoescaped, and the contexts they are rendered with.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow};
+use minijinja::{AutoEscape, Environment as Jinja};
+use serde::Serialize;
+
+use crate::model::{Counts, EnvStatus, Environment, Host};
+use crate::status::exit_code_meaning;
+
+/// The built-in templates, by name.
+const BUILTIN: [(&str, &str); 3] = [
+    ("base.html", include_str!("../templates/base.html")),
+    ("index.html", include_str!("../templates/index.html")),
+    ("env.html", include_str!("../templates/env.html")),
+];
+
+/// The compiled templates a run uses.
+pub struct Templates {
+    jinja: Jinja<'static>,
+}
+
+impl Templates {
+    /// Compiles the built-in templates, each replaced by the file of the same name in
+    /// `overrides` when there is one. Other `*.html` files there are added too, for
+    /// templates to include. Fails on the first template that does not compile.
+    pub fn load(overrides: Option<&Path>) -> Result<Templates> {
+        let mut jinja = Jinja::new();
+        jinja.set_debug(true);
+        // Every value is escaped, whatever the file name; `|safe` is never used on input.
+        jinja.set_auto_escape_callback(|_| AutoEscape::Html);
+        jinja.add_function("exit_meaning", |code: i32| exit_code_meaning(code).unwrap_or(""));
+        let mut sources: Vec<(String, String, String)> =
+            BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string(), format!("built-in {n}"))).collect();
+        if let Some(dir) = overrides {
+            let entries = std::fs::read_dir(dir)
+                .with_context(|| format!("cannot read the templates folder {}", dir.display()))?;
+            for entry in entries {
+                let path = entry.with_context(|| format!("cannot read the templates folder {}", dir.display()))?.path();
+                let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else { continue };
+                if !name.ends_with(".html") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read the template {}", path.display()))?;
+                log::info!("template {name} from {}", path.display());
+                let origin = path.display().to_string();
+                match sources.iter_mut().find(|(n, _, _)| *n == name) {
+                    Some(slot) => *slot = (name, text, origin),
+                    None => sources.push((name, text, origin)),
+                }
+            }
+        }
+        for (name, text, origin) in sources {
+            jinja
+                .add_template_owned(name, text)
+                .map_err(|e| anyhow!("{e:#}"))
+                .with_context(|| format!("the template {origin} does not compile"))?;
+        }
+        Ok(Templates { jinja })
+    }
+
+    /// Renders template `name` with `ctx` into `out`.
+    pub fn render(&self, name: &str, ctx: impl Serialize, out: &mut dyn Write) -> Result<()> {
+        let tmpl = self.jinja.get_template(name).map_err(|e| anyhow!("{e:#}"))?;
+        tmpl.render_captured_to(ctx, out)
+            .map_err(|e| anyhow!("{e:#}"))
+            .with_context(|| format!("template {name} failed"))?;
+        Ok(())
+    }
+}
+
+/// What every page shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct Common {
+    pub title: String,
+    pub version: &'static str,
+    /// RFC 3339, UTC.
+    pub generated_at: String,
+    /// `2026-11-25 16:31 UTC`.
+    pub generated_display: String,
+    pub refresh_seconds: u32,
+}
+
+/// One environment as the master page and the run summary need it.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvSummary {
+    pub name: String,
+    pub page: String,
+    pub source: String,
+    pub status: EnvStatus,
+    pub counts: Counts,
+    pub error: Option<String>,
+}
+
+impl EnvSummary {
+    pub fn of(env: &Environment) -> EnvSummary {
+        EnvSummary {
+            name: env.name.clone(),
+            page: env.page.clone(),
+            source: env.source.clone(),
+            status: env.status,
+            counts: env.counts,
+            error: env.error.clone(),
+        }
+    }
+}
+
+/// Totals across all environments.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    pub environments: usize,
+    pub ok: usize,
+    pub problem: usize,
+    pub unknown: usize,
+    pub hosts: usize,
+    pub containers: usize,
+    pub problems: usize,
+    pub unreachable: usize,
+    pub warnings: usize,
+}
+
+impl Totals {
+    pub fn of(envs: &[EnvSummary]) -> Totals {
+        let mut t = Totals { environments: envs.len(), ..Totals::default() };
+        for e in envs {
+            match e.status {
+                EnvStatus::Ok => t.ok += 1,
+                EnvStatus::Problem => t.problem += 1,
+                EnvStatus::Unknown => t.unknown += 1,
+            }
+            t.hosts += e.counts.hosts;
+            t.containers += e.counts.containers;
+            t.problems += e.counts.problems;
+            t.unreachable += e.counts.unreachable;
+            t.warnings += e.counts.warnings;
+        }
+        t
+    }
+}
+
+#[derive(Serialize)]
+pub struct IndexPage<'a> {
+    #[serde(flatten)]
+    pub common: &'a Common,
+    /// Problem environments first, then unknown, then OK; by name within each.
+    pub environments: Vec<&'a EnvSummary>,
+    pub totals: Totals,
+}
+
+#[derive(Serialize)]
+pub struct EnvPage<'a> {
+    #[serde(flatten)]
+    pub common: &'a Common,
+    pub env: &'a Environment,
+    /// The hosts with something wrong first, otherwise in file order.
+    pub hosts: Vec<&'a Host>,
+}
+
+impl<'a> EnvPage<'a> {
+    pub fn new(common: &'a Common, env: &'a Environment) -> EnvPage<'a> {
+        let mut hosts: Vec<&Host> = env.hosts.iter().collect();
+        hosts.sort_by_key(|h| !h.has_problem());
+        EnvPage { common, env, hosts }
+    }
+}
+
+impl<'a> IndexPage<'a> {
+    pub fn new(common: &'a Common, envs: &'a [EnvSummary]) -> IndexPage<'a> {
+        let mut environments: Vec<&EnvSummary> = envs.iter().collect();
+        environments.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| a.name.cmp(&b.name)));
+        IndexPage { common, environments, totals: Totals::of(envs) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_templates_compile() {
+        Templates::load(None).unwrap();
+    }
+
+    #[test]
+    fn values_are_escaped() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.html"), "<p>{{ v }}</p>").unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let mut out = Vec::new();
+        t.render("x.html", minijinja::context! { v => "<script>alert(1)</script>&\"'" }, &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "<p>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;&amp;&quot;&#x27;</p>"
+        );
+    }
+
+    #[test]
+    fn broken_override_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "{% if %}").unwrap();
+        let err = format!("{:#}", Templates::load(Some(dir.path())).err().unwrap());
+        assert!(err.contains("index.html") && err.contains("does not compile"), "{err}");
+    }
+}
