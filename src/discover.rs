@@ -5,7 +5,7 @@
 //! different folders share a stem, both are named by their relative path
 //! instead, so every file is one environment and none hides another.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -38,6 +38,12 @@ pub fn discover(input: &Path) -> Result<(Vec<InputFile>, Vec<String>)> {
         let entry = match entry {
             Ok(e) => e,
             Err(e) => {
+                // A `.txt` that cannot be looked at (a dangling link) is still an environment:
+                // reading it will fail and show it as unknown, rather than leave it out.
+                if let Some(path) = e.path().filter(|p| is_txt(p) && e.loop_ancestor().is_none()) {
+                    files.push(input_file(input, path));
+                    continue;
+                }
                 let at = e.path().map(|p| p.display().to_string()).unwrap_or_else(|| input.display().to_string());
                 let why =
                     if e.loop_ancestor().is_some() { "symlink loop, not followed".to_string() } else { e.to_string() };
@@ -45,19 +51,25 @@ pub fn discover(input: &Path) -> Result<(Vec<InputFile>, Vec<String>)> {
                 continue;
             }
         };
-        let path = entry.path();
-        let is_txt = path.extension().is_some_and(|x| x.eq_ignore_ascii_case("txt"));
-        if !is_txt || entry.file_type().is_dir() {
+        if entry.file_type().is_dir() || !is_txt(entry.path()) {
             continue;
         }
-        let rel_path = path.strip_prefix(input).unwrap_or(path);
-        let rel = rel_path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        files.push(InputFile { name: stem, rel, path: path.to_path_buf() });
+        files.push(input_file(input, entry.path()));
     }
     disambiguate(&mut files);
     files.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.rel.cmp(&b.rel)));
     Ok((files, warnings))
+}
+
+fn is_txt(path: &Path) -> bool {
+    path.extension().is_some_and(|x| x.eq_ignore_ascii_case("txt"))
+}
+
+fn input_file(input: &Path, path: &Path) -> InputFile {
+    let rel_path = path.strip_prefix(input).unwrap_or(path);
+    let rel = rel_path.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    InputFile { name, rel, path: path.to_path_buf() }
 }
 
 /// Files whose stems clash are named by their relative path without extension.
@@ -78,18 +90,18 @@ const RESERVED: [&str; 5] = ["index", "status", "versions", "badges", "404"];
 /// `-`, `_` and `.` only, no leading dot, no `..`, never a reserved name, unique
 /// even when names differ only in case or in characters that were replaced.
 pub fn slugs(names: &[String]) -> Vec<String> {
-    let mut used: HashMap<String, ()> = HashMap::new();
+    let mut used: HashSet<String> = HashSet::new();
     names
         .iter()
         .map(|name| {
             let base = slug_base(name);
             let mut candidate = base.clone();
             let mut n = 2;
-            while used.contains_key(&candidate.to_ascii_lowercase()) {
+            while used.contains(&candidate.to_ascii_lowercase()) {
                 candidate = format!("{base}-{n}");
                 n += 1;
             }
-            used.insert(candidate.to_ascii_lowercase(), ());
+            used.insert(candidate.to_ascii_lowercase());
             candidate
         })
         .collect()
@@ -155,10 +167,16 @@ mod tests {
         for f in ["prod.txt", "demo.TXT", "east/prod.txt", ".hidden.txt", ".git/x.txt", "notes.md"] {
             std::fs::write(root.join(f), "h\n").unwrap();
         }
+        std::os::unix::fs::symlink(root.join("nowhere"), root.join("gone.txt")).unwrap();
+        std::os::unix::fs::symlink(root, root.join("east/loop")).unwrap();
         let (files, warnings) = discover(root).unwrap();
-        assert!(warnings.is_empty());
         let got: Vec<_> = files.iter().map(|f| (f.name.as_str(), f.rel.as_str())).collect();
-        assert_eq!(got, [("demo", "demo.TXT"), ("east/prod", "east/prod.txt"), ("prod", "prod.txt")]);
+        assert_eq!(
+            got,
+            [("demo", "demo.TXT"), ("east/prod", "east/prod.txt"), ("gone", "gone.txt"), ("prod", "prod.txt")]
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("east/loop: symlink loop"), "{warnings:?}");
     }
 
     #[test]

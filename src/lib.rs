@@ -17,3 +17,4 @@ pub mod publish;
 pub mod render;
 pub mod site;
 pub mod status;
+pub mod view;

@@ -170,14 +170,15 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
             }
             continue;
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         // Trailing commas and extra columns are tolerated; fewer than three fields are not.
-        let found = fields.iter().rposition(|f| !f.is_empty()).map_or(0, |p| p + 1);
-        if found < 3 {
+        let mut fields = line.split(',').map(str::trim);
+        let (name, status, image) =
+            (fields.next().unwrap_or(""), fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        if image.is_empty() {
+            let found = line.trim_end_matches([',', ' ']).split(',').count();
             out.warn(lineno, format!("expected NAME,STATUS,IMAGE, found {found} fields"));
             continue;
         }
-        let (name, status, image) = (fields[0], fields[1], fields[2]);
         if name.is_empty() {
             out.warn(lineno, "empty container name; skipped");
             continue;
@@ -232,15 +233,15 @@ impl Columns {
 fn parse_csv(bytes: &[u8]) -> ParsedFile {
     let mut out = ParsedFile { layout: Some(Layout::Csv), ..ParsedFile::default() };
     let mut reader = csv::ReaderBuilder::new().flexible(true).trim(csv::Trim::All).from_reader(bytes);
-    let columns = match reader.byte_headers().map_err(|e| e.to_string()).and_then(|h| Columns::find(h)) {
+    let columns = match reader.byte_headers().map_err(|e| e.to_string()).and_then(Columns::find) {
         Ok(c) => c,
         Err(e) => return ParsedFile::failed(format!("line 1: {e}")),
     };
     let mut hosts = Hosts::default();
-    let mut record = csv::ByteRecord::new();
+    let mut buffer = csv::ByteRecord::new();
     loop {
         let lineno = reader.position().line() as usize;
-        match reader.read_byte_record(&mut record) {
+        match reader.read_byte_record(&mut buffer) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
@@ -248,66 +249,71 @@ fn parse_csv(bytes: &[u8]) -> ParsedFile {
                 continue;
             }
         }
-        let lineno = record.position().map_or(lineno, |p| p.line() as usize);
-        if record.as_slice().len() > MAX_LINE_BYTES {
-            out.warn(
-                lineno,
-                format!("row is {} bytes long (limit {MAX_LINE_BYTES}); skipped", record.as_slice().len()),
-            );
+        let lineno = buffer.position().map_or(lineno, |p| p.line() as usize);
+        let len = buffer.as_slice().len();
+        if len > MAX_LINE_BYTES {
+            out.warn(lineno, format!("row is {len} bytes long (limit {MAX_LINE_BYTES}); skipped"));
             continue;
         }
-        if record.iter().all(<[u8]>::is_empty) {
-            continue;
-        }
-        if record.as_slice().contains(&0) {
+        if buffer.as_slice().contains(&0) {
             out.warn(lineno, "row contains NUL bytes; skipped");
             continue;
         }
-        let mut field = |i: Option<usize>| -> String {
-            i.and_then(|i| record.get(i)).map(|b| decode(&mut out, lineno, b).into_owned()).unwrap_or_default()
-        };
-        let host = field(Some(columns.host));
-        let name = field(Some(columns.name));
-        let status = field(columns.status);
-        let image = field(columns.image);
-        let state = field(columns.state);
-        let detail = field(columns.detail);
-        if host.is_empty() {
-            out.warn(lineno, "row has no host; skipped");
-            continue;
-        }
-        let reach = match state.to_ascii_lowercase().replace('-', "_").as_str() {
-            "unreachable" => Some(Reach::Unreachable),
-            "docker_unavailable" | "no_docker" | "nodocker" => Some(Reach::DockerUnavailable),
-            _ => None,
-        };
-        let (entry, _) = hosts.get(&host, lineno);
-        if let Some(reach) = reach {
-            entry.reach = reach;
-            let why = [detail, status].into_iter().find(|s| !s.is_empty());
-            entry.detail = why.or(entry.detail.take());
-            continue;
-        }
-        if name.is_empty() {
-            // A host row without containers: `docker ps -a` printed nothing.
-            if !status.is_empty() || !image.is_empty() {
-                out.warn(lineno, "row has a status but no container name; skipped");
+        // Valid UTF-8 (the usual case) is borrowed as it is; the buffer is reused.
+        let record = match csv::StringRecord::from_byte_record(std::mem::take(&mut buffer)) {
+            Ok(record) => record,
+            Err(e) => {
+                out.warn(lineno, "invalid UTF-8 replaced with U+FFFD");
+                e.into_byte_record().iter().map(String::from_utf8_lossy).collect()
             }
-            continue;
-        }
-        let engine_state = if state.is_empty() {
-            None
-        } else {
-            let s = State::from_engine_word(&state);
-            if s.is_none() {
-                out.warn(lineno, format!("unknown state {state:?}; read the status text instead"));
-            }
-            s
         };
-        entry.containers.push(Container::from_row(&name, &status, &image, engine_state));
+        csv_row(&mut out, &mut hosts, &columns, &record, lineno);
+        buffer = record.into_byte_record();
     }
     out.hosts = hosts.list;
     out
+}
+
+/// Adds one CSV row to its host.
+fn csv_row(out: &mut ParsedFile, hosts: &mut Hosts, columns: &Columns, record: &csv::StringRecord, lineno: usize) {
+    let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
+    let (host, name, status) = (field(Some(columns.host)), field(Some(columns.name)), field(columns.status));
+    let (image, state, detail) = (field(columns.image), field(columns.state), field(columns.detail));
+    if host.is_empty() {
+        if record.iter().any(|f| !f.is_empty()) {
+            out.warn(lineno, "row has no host; skipped");
+        }
+        return;
+    }
+    let reach = match state.to_ascii_lowercase().replace('-', "_").as_str() {
+        "unreachable" => Some(Reach::Unreachable),
+        "docker_unavailable" | "no_docker" | "nodocker" => Some(Reach::DockerUnavailable),
+        _ => None,
+    };
+    let (entry, _) = hosts.get(host, lineno);
+    if let Some(reach) = reach {
+        entry.reach = reach;
+        let why = [detail, status].into_iter().find(|s| !s.is_empty()).map(str::to_owned);
+        entry.detail = why.or(entry.detail.take());
+        return;
+    }
+    if name.is_empty() {
+        // A host row without containers: `docker ps -a` printed nothing.
+        if !status.is_empty() || !image.is_empty() {
+            out.warn(lineno, "row has a status but no container name; skipped");
+        }
+        return;
+    }
+    let engine_state = if state.is_empty() {
+        None
+    } else {
+        let s = State::from_engine_word(state);
+        if s.is_none() {
+            out.warn(lineno, format!("unknown state {state:?}; read the status text instead"));
+        }
+        s
+    };
+    entry.containers.push(Container::from_row(name, status, image, engine_state));
 }
 
 #[cfg(test)]

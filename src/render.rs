@@ -5,11 +5,14 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use minijinja::{AutoEscape, Environment as Jinja};
+use std::sync::Arc;
+
+use minijinja::{AutoEscape, Environment as Jinja, Value, context};
 use serde::Serialize;
 
-use crate::model::{Counts, EnvStatus, Environment, Host};
+use crate::model::{Counts, EnvStatus, Environment};
 use crate::status::exit_code_meaning;
+use crate::view::{EnvView, HostList};
 
 /// The built-in templates, by name.
 const BUILTIN: [(&str, &str); 3] = [
@@ -151,20 +154,13 @@ pub struct IndexPage<'a> {
     pub totals: Totals,
 }
 
-#[derive(Serialize)]
-pub struct EnvPage<'a> {
-    #[serde(flatten)]
-    pub common: &'a Common,
-    pub env: &'a Environment,
-    /// The hosts with something wrong first, otherwise in file order.
-    pub hosts: Vec<&'a Host>,
-}
-
-impl<'a> EnvPage<'a> {
-    pub fn new(common: &'a Common, env: &'a Environment) -> EnvPage<'a> {
-        let mut hosts: Vec<&Host> = env.hosts.iter().collect();
-        hosts.sort_by_key(|h| !h.has_problem());
-        EnvPage { common, env, hosts }
+/// The context of an environment page: the common fields, `env` (see
+/// [`crate::view::EnvView`]) and `hosts`, those that need attention first.
+pub fn env_page(common: &Common, env: &Arc<Environment>) -> Value {
+    context! {
+        env => Value::from_object(EnvView(env.clone())),
+        hosts => Value::from_object(HostList::problems_first(env)),
+        ..Value::from_serialize(common)
     }
 }
 

@@ -3,6 +3,7 @@
 //! links to a page that is not there yet.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use jiff::tz::TimeZone;
@@ -13,7 +14,7 @@ use crate::discover::{InputFile, discover, slugs};
 use crate::model::{Counts, EnvStatus, Environment};
 use crate::output::{replace_manifest, write_atomic};
 use crate::parse::parse_file;
-use crate::render::{Common, EnvPage, EnvSummary, IndexPage, Templates, Totals};
+use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page};
 
 /// What a render produced.
 #[derive(Debug)]
@@ -74,11 +75,11 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
             let done: Vec<Result<(EnvSummary, Vec<u8>)>> = part
                 .par_iter()
                 .map(|(file, page)| {
-                    let env = load_environment(file, page);
+                    let env = Arc::new(load_environment(file, page));
                     write_atomic(&cfg.out.join(&env.page), |w| {
-                        templates.render("env.html", EnvPage::new(&common, &env), w)
+                        templates.render("env.html", env_page(&common, &env), w)
                     })?;
-                    Ok((EnvSummary::of(&env), serde_json::to_vec(&env)?))
+                    Ok((EnvSummary::of(&env), serde_json::to_vec(&*env)?))
                 })
                 .collect();
             for result in done {

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Benchmark: `envdash render` on a synthetic fleet, next to the seed's job in plain
+# Python on the same files, in the same run. Prints wall time and peak RSS.
+#
+#   bench/render.sh [ENVS HOSTS CONTAINERS]     (default 1000 20 50: ~1M rows, ~75 MB)
+#
+# Needs: cargo, python3, GNU time (/usr/bin/time; `apt-get install time`), and
+# hyperfine when present (`apt-get install hyperfine`) for repeated runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+envs=${1:-1000} hosts=${2:-20} containers=${3:-50}
+work=bench/out
+fleet=bench/fleet-$envs-$hosts-$containers
+mkdir -p "$work"
+if [ ! -d "$fleet" ]; then
+  echo "generating $fleet ..." >&2
+  python3 bench/gen_fleet.py "$fleet.tmp" "$envs" "$hosts" "$containers" && mv "$fleet.tmp" "$fleet"
+fi
+cargo build --release --quiet
+bin=target/release/envdash
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
+echo "fleet:   $(find "$fleet" -name '*.txt' | wc -l) files, $(cat "$fleet"/*.txt | wc -l) lines, $(du -sh "$fleet" | cut -f1)"
+measure() {  # label, command...
+  local label=$1; shift
+  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
+  read -r secs kb < "$work/time.txt"
+  printf '%-28s %8.2f s  %7.1f MB peak RSS\n' "$label" "$secs" "$(echo "$kb / 1024" | bc -l)"
+}
+rm -rf "$work/envdash" "$work/python"
+measure "envdash render (cold out)" "$bin" -q render --input "$fleet" --out "$work/envdash"
+measure "envdash render (warm out)" "$bin" -q render --input "$fleet" --out "$work/envdash"
+measure "envdash render -j 1" "$bin" -q -j 1 render --input "$fleet" --out "$work/envdash"
+measure "python seed script" python3 bench/seed_dash.py "$fleet" "$work/python"
+if command -v hyperfine >/dev/null; then
+  hyperfine --warmup 1 --runs 5 --export-markdown "$work/hyperfine.md" \
+    -n envdash "$bin -q render --input $fleet --out $work/envdash" \
+    -n python "python3 bench/seed_dash.py $fleet $work/python"
+fi

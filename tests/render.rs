@@ -1,0 +1,329 @@
+//! `envdash render` end to end: the real binary on folders of files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+const NOW: &str = "2026-11-25T16:30:00Z";
+
+fn envdash() -> Command {
+    let mut cmd = Command::cargo_bin("envdash").unwrap();
+    cmd.env("ENVDASH_NOW", NOW).env_remove("RUST_LOG").env_remove("ENVDASH_BUCKET");
+    cmd
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+fn read(p: impl AsRef<Path>) -> String {
+    fs::read_to_string(p.as_ref()).unwrap_or_else(|e| panic!("{}: {e}", p.as_ref().display()))
+}
+
+fn status(out: &Path) -> Value {
+    serde_json::from_str(&read(out.join("status.json"))).unwrap()
+}
+
+fn env<'a>(status: &'a Value, name: &str) -> &'a Value {
+    status["environments"].as_array().unwrap().iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+/// Writes `files` (name, content) into a new input folder.
+fn input(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, content).unwrap();
+    }
+    dir
+}
+
+fn render(input: &Path, out: &Path) -> assert_cmd::assert::Assert {
+    envdash().args(["render", "--input"]).arg(input).arg("--out").arg(out).assert()
+}
+
+#[test]
+fn fixtures_render_every_environment() {
+    let out = tempfile::tempdir().unwrap();
+    let site = out.path().join("site");
+    let assert = render(&fixtures(), &site).success();
+    let stdout = String::from_utf8_lossy(&assert.get_output().stdout).into_owned();
+    assert!(stdout.contains("rendered 10 environments"), "{stdout}");
+    assert!(stdout.contains(&format!("open {}", site.join("index.html").display())), "{stdout}");
+
+    let s = status(&site);
+    assert_eq!(s["generated_at"], NOW);
+    let names: Vec<&str> = s["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["demo-int", "dev", "integration", "perf", "preint", "prod", "qa", "sandbox", "training", "uat"]);
+    for e in s["environments"].as_array().unwrap() {
+        let page = e["page"].as_str().unwrap();
+        assert!(site.join(page).is_file(), "{page}");
+        assert_eq!(e["source"], format!("{}.txt", e["name"].as_str().unwrap()));
+        for key in ["hosts", "containers", "problems"] {
+            assert!(e["counts"][key].is_u64(), "{key}");
+        }
+        for h in e["hosts"].as_array().unwrap() {
+            for c in h["containers"].as_array().unwrap() {
+                for key in ["name", "image", "version", "status", "state", "health", "exit_code", "problem"] {
+                    assert!(c.get(key).is_some(), "container lacks {key}: {c}");
+                }
+            }
+        }
+    }
+    assert_eq!(env(&s, "prod")["status"], "ok");
+    assert_eq!(env(&s, "prod")["layout"], "csv");
+    assert_eq!(env(&s, "preint")["layout"], "legacy");
+    assert_eq!(env(&s, "demo-int")["status"], "problem");
+    assert_eq!(env(&s, "qa")["status"], "problem", "an unreachable host is a problem");
+    assert_eq!(env(&s, "qa")["counts"]["unreachable"], 1);
+
+    // The exited logspout of demo-int, as the engine said.
+    let demo = env(&s, "demo-int");
+    let app2 =
+        demo["hosts"].as_array().unwrap().iter().find(|h| h["name"] == "app-2.demo-int.cwds.example.io").unwrap();
+    let logspout = app2["containers"].as_array().unwrap().iter().find(|c| c["name"] == "logspout").unwrap();
+    assert_eq!(logspout["state"], "exited");
+    assert_eq!(logspout["exit_code"], 137);
+    assert_eq!(logspout["problem"], true);
+    assert_eq!(logspout["image"], "gliderlabs/logspout");
+    assert_eq!(logspout["version"], "v3.2.6");
+
+    let index = read(site.join("index.html"));
+    assert!(index.contains("LAST UPDATED"));
+    assert!(index.contains("2026-11-25 16:30 UTC"));
+    assert!(index.contains(r#"<meta http-equiv="refresh" content="300">"#));
+    assert!(index.contains("2 of 21 containers not running"));
+    // Problem environments come before OK ones.
+    assert!(index.find("demo-int.html").unwrap() < index.find("prod.html").unwrap());
+    assert!(index.find("qa.html").unwrap() < index.find("preint.html").unwrap());
+    // Self-contained: nothing loaded from elsewhere.
+    for page in
+        fs::read_dir(&site).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "html"))
+    {
+        let html = read(&page);
+        for bad in ["src=\"http", "href=\"http", "<script src", "@import", "url(http"] {
+            assert!(!html.contains(bad), "{} has {bad}", page.display());
+        }
+    }
+}
+
+#[test]
+fn environment_page_shows_hosts_states_and_unreadable_lines() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = render(&fixtures(), out.path()).success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("demo-int.txt:5: expected NAME,STATUS,IMAGE, found 2 fields"), "{stderr}");
+    let page = read(out.path().join("demo-int.html"));
+    assert!(page.contains("demo-int.txt:5: expected NAME,STATUS,IMAGE, found 2 fields"));
+    assert!(page.contains("2 lines could not be read"));
+    assert!(page.contains("Source: <code>demo-int.txt</code>"));
+    // State in words, not colour alone; exit code explained.
+    assert!(page.contains("✖ exited"));
+    assert!(page.contains("✔ running"));
+    assert!(page.contains(r#"title="exit code 137: killed (SIGKILL), often out of memory""#));
+    // The host with a problem is listed before healthy hosts.
+    assert!(page.find("app-2.demo-int").unwrap() < page.find("app-1.demo-int").unwrap());
+    let qa = read(out.path().join("qa.html"));
+    assert!(qa.contains("UNREACHABLE"));
+    assert!(qa.contains("Connection timed out"));
+}
+
+#[test]
+fn hostile_names_are_escaped_and_slugged() {
+    let dir = input(&[
+        ("a b<i>.txt", b"h1.example.io\n<script>alert(1)</script>,Up 1 second,x:1\n"),
+        ("ctl\u{1}\u{7f}.txt", b"h\nweb,Up 1 second,x:1\n"),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    render(dir.path(), out.path()).success();
+    let s = status(out.path());
+    let e = env(&s, "a b<i>");
+    assert_eq!(e["page"], "a-b-i.html");
+    let page = read(out.path().join("a-b-i.html"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"));
+    assert!(!page.contains("<script>alert"));
+    let index = read(out.path().join("index.html"));
+    assert!(index.contains("a b&lt;i&gt;"));
+    assert!(!index.contains("<i>"));
+    assert_eq!(env(&s, "ctl\u{1}\u{7f}")["page"], "ctl.html");
+}
+
+#[test]
+fn one_broken_file_never_stops_the_others() {
+    let dir = input(&[
+        ("empty.txt", b""),
+        ("binary.txt", b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0\x03\0>\0\x01\0\0\0"),
+        ("latin1.txt", &[0xe9u8, 0xe8, 0xe0, 0xff, 0xfe, 0x80, 0x81, 0x82, 0x83, 0x84]),
+        ("good.txt", b"h1.example.io\nweb,Up 3 weeks,nginx:1.25\n"),
+        ("crlf.txt", b"\xEF\xBB\xBFh1.example.io\r\n\r\nweb,Up 3 weeks,nginx:1.25,,\r\nbad line here\r\n"),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    let assert = render(dir.path(), out.path()).success();
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    let s = status(out.path());
+    for (name, why) in [("empty", "empty"), ("binary", "binary"), ("latin1", "")] {
+        let e = env(&s, name);
+        assert_eq!(e["status"], "unknown", "{name}");
+        assert!(e["error"].as_str().unwrap().contains(why), "{name}: {}", e["error"]);
+        assert!(stderr.contains(&format!("{name}.txt")), "{stderr}");
+        assert!(read(out.path().join(format!("{name}.html"))).contains("could not be used"));
+    }
+    assert_eq!(env(&s, "good")["status"], "ok");
+    assert_eq!(env(&s, "crlf")["status"], "ok");
+    assert_eq!(env(&s, "crlf")["counts"]["containers"], 1);
+    assert_eq!(env(&s, "crlf")["warnings"][0], "crlf.txt:4: expected a host name or NAME,STATUS,IMAGE; skipped");
+    assert_eq!(s["totals"]["unknown"], 3);
+    assert!(stderr.contains("latin1.txt: no host or container could be read"), "{stderr}");
+    let index = read(out.path().join("index.html"));
+    assert!(index.contains("UNKNOWN"));
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_unknown_not_missing() {
+    let dir = input(&[("good.txt", b"h\nweb,Up 1 second,x:1\n")]);
+    std::os::unix::fs::symlink(dir.path().join("moved-away"), dir.path().join("gone.txt")).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    render(dir.path(), out.path()).success();
+    let s = status(out.path());
+    let gone = env(&s, "gone");
+    assert_eq!(gone["status"], "unknown");
+    assert!(gone["error"].as_str().unwrap().starts_with("cannot read"), "{gone}");
+    assert_eq!(env(&s, "good")["status"], "ok");
+}
+
+#[test]
+fn rendering_is_identical_whatever_the_thread_count() {
+    let one = tempfile::tempdir().unwrap();
+    let four = tempfile::tempdir().unwrap();
+    envdash().args(["-j", "1", "render", "--input"]).arg(fixtures()).arg("--out").arg(one.path()).assert().success();
+    envdash().args(["-j", "4", "render", "--input"]).arg(fixtures()).arg("--out").arg(four.path()).assert().success();
+    let mut names: Vec<_> = fs::read_dir(one.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    names.sort();
+    assert!(names.len() >= 12);
+    for name in names {
+        assert_eq!(fs::read(one.path().join(&name)).unwrap(), fs::read(four.path().join(&name)).unwrap(), "{name:?}");
+    }
+}
+
+#[test]
+fn override_template_is_used() {
+    let templates = input(&[(
+        "index.html",
+        b"{% extends \"base.html\" %}{% block body %}CUSTOM {{ environments|length }} {{ title }}{% endblock %}",
+    )]);
+    let out = tempfile::tempdir().unwrap();
+    envdash()
+        .args(["render", "--title", "Ops <board>", "--input"])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(out.path())
+        .arg("--templates")
+        .arg(templates.path())
+        .assert()
+        .success();
+    let index = read(out.path().join("index.html"));
+    assert!(index.contains("CUSTOM 10 Ops &lt;board&gt;"), "{index}");
+    // Templates not overridden stay built in.
+    assert!(read(out.path().join("prod.html")).contains("app-1.prod.cwds.example.io"));
+}
+
+#[test]
+fn broken_override_template_fails_before_writing_anything() {
+    let templates = input(&[("env.html", b"{% for %}")]);
+    let out = tempfile::tempdir().unwrap();
+    let site = out.path().join("site");
+    let assert = envdash()
+        .args(["render", "--input"])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(&site)
+        .arg("--templates")
+        .arg(templates.path())
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.starts_with("error: the template "), "{stderr}");
+    assert!(stderr.contains(&templates.path().join("env.html").display().to_string()), "{stderr}");
+    assert!(!site.exists(), "nothing written");
+}
+
+#[test]
+fn missing_input_and_unwritable_output_exit_2_with_the_path() {
+    let out = tempfile::tempdir().unwrap();
+    let missing = out.path().join("no-such-folder");
+    let assert = render(&missing, &out.path().join("site")).code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains(&missing.display().to_string()), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(!out.path().join("site").exists());
+
+    let file = out.path().join("a-file");
+    fs::write(&file, "x").unwrap();
+    let assert = render(&fixtures(), &file.join("site")).code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("cannot create the output folder"), "{stderr}");
+    assert!(stderr.contains(&file.display().to_string()), "{stderr}");
+}
+
+#[test]
+fn pages_of_removed_environments_are_cleaned_up_but_foreign_files_stay() {
+    let dir = input(&[("a.txt", b"h\nweb,Up 1 second,x:1\n"), ("b.txt", b"h\nweb,Up 1 second,x:1\n")]);
+    let out = tempfile::tempdir().unwrap();
+    fs::write(out.path().join("robots.txt"), "keep me").unwrap();
+    render(dir.path(), out.path()).success();
+    assert!(out.path().join("b.html").exists());
+    fs::remove_file(dir.path().join("b.txt")).unwrap();
+    render(dir.path(), out.path()).success();
+    assert!(!out.path().join("b.html").exists());
+    assert!(out.path().join("a.html").exists());
+    assert_eq!(read(out.path().join("robots.txt")), "keep me");
+    let leftovers: Vec<_> = fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn nested_folders_and_clashing_names() {
+    let dir = input(&[
+        ("east/prod.txt", b"h\nweb,Up 1 second,x:1\n"),
+        ("west/prod.txt", b"h\nweb,Exited (1) 1 hour ago,x:1\n"),
+    ]);
+    let out = tempfile::tempdir().unwrap();
+    render(dir.path(), out.path()).success();
+    let s = status(out.path());
+    assert_eq!(env(&s, "east/prod")["status"], "ok");
+    assert_eq!(env(&s, "west/prod")["status"], "problem");
+    assert_eq!(env(&s, "east/prod")["page"], "east-prod.html");
+}
+
+#[test]
+fn quiet_hides_warnings_and_refresh_is_configurable() {
+    let out = tempfile::tempdir().unwrap();
+    let assert = envdash()
+        .args(["-q", "render", "--refresh", "0", "--input"])
+        .arg(fixtures())
+        .arg("--out")
+        .arg(out.path())
+        .assert()
+        .success();
+    assert!(assert.get_output().stderr.is_empty());
+    assert!(assert.get_output().stdout.is_empty());
+    assert!(!read(out.path().join("index.html")).contains("http-equiv=\"refresh\""));
+}
+
+#[test]
+fn help_and_version() {
+    let help = envdash().arg("--help").assert().success();
+    let text = String::from_utf8_lossy(&help.get_output().stdout).into_owned();
+    for word in ["render", "publish", "run", "Exit codes", "RUST_LOG"] {
+        assert!(text.contains(word), "--help lacks {word}");
+    }
+    let version = envdash().arg("--version").assert().success();
+    assert!(String::from_utf8_lossy(&version.get_output().stdout).contains(env!("CARGO_PKG_VERSION")));
+}
