@@ -19,7 +19,7 @@ pub fn write_atomic(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>
         .permissions(Permissions::from_mode(0o644))
         .tempfile_in(dir)
         .with_context(|| format!("cannot create a file in {}: check that the folder is writable", dir.display()))?;
-    let mut writer = BufWriter::with_capacity(256 * 1024, tmp);
+    let mut writer = BufWriter::with_capacity(64 * 1024, tmp);
     fill(&mut writer).with_context(|| format!("cannot write {}", path.display()))?;
     let tmp =
         writer.into_inner().map_err(|e| e.into_error()).with_context(|| format!("cannot write {}", path.display()))?;

@@ -98,11 +98,11 @@ fn first_line(bytes: &[u8]) -> &[u8] {
     bytes.split(|&b| b == b'\n').find(|l| !l.iter().all(u8::is_ascii_whitespace)).unwrap_or_default()
 }
 
-/// The CSV layout starts with a header naming at least `host` and `name`.
+/// The CSV layout starts with a header naming at least `host` and `name` (maybe quoted).
 fn is_csv_header(line: &[u8]) -> bool {
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(line);
-    let Some(Ok(record)) = reader.byte_records().next() else { return false };
-    let has = |col: &str| record.iter().any(|f| f.trim_ascii().eq_ignore_ascii_case(col.as_bytes()));
+    let unquote = |f: &[u8]| -> Vec<u8> { f.trim_ascii().iter().copied().filter(|&b| b != b'"').collect() };
+    let fields: Vec<Vec<u8>> = line.split(|&b| b == b',').map(unquote).collect();
+    let has = |col: &str| fields.iter().any(|f| f.eq_ignore_ascii_case(col.as_bytes()));
     has("host") && (has("name") || has("names"))
 }
 

@@ -79,7 +79,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                     write_atomic(&cfg.out.join(&env.page), |w| {
                         templates.render("env.html", env_page(&common, &env), w)
                     })?;
-                    Ok((EnvSummary::of(&env), serde_json::to_vec(&*env)?))
+                    let mut json = Vec::with_capacity(4096 + env.counts.containers * 200);
+                    serde_json::to_writer(&mut json, &*env)?;
+                    Ok((EnvSummary::of(&env), json))
                 })
                 .collect();
             for result in done {

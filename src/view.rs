@@ -215,7 +215,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             out,
-            "e problem 1|bad-host:1:db/exited/137/killed (SIGKILL), often out of memory/true;ok-host:0:web/running/none/none/false;|ok-host,bad-host"
+            "e problem 1|bad-host:1:db/exited/137/killed (SIGKILL), often out of memory/True;ok-host:0:web/running/None/None/False;|ok-host,bad-host"
         );
     }
 }
