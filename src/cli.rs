@@ -9,15 +9,24 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
 use crate::config::{Checksums, PublishConfig, RenderConfig};
+use crate::model::EnvStatus;
+use crate::render::EnvSummary;
+use crate::settings::Settings;
 
 /// The run went fine (problems in the environments do not change that unless asked).
 pub const EXIT_OK: u8 = 0;
+/// `--fail-on` was given and an environment has one of the statuses it names.
+/// Everything was written (and, for `run`, published) all the same.
+pub const EXIT_PROBLEMS: u8 = 1;
 /// The tool itself failed: bad arguments, unreadable input folder, S3 errors, ….
 pub const EXIT_FAILURE: u8 = 2;
 
 const AFTER_HELP: &str = "\
 Exit codes:
-  0  ran fine (environments with problems are shown on the pages, not in the exit code)
+  0  ran fine (environments with problems are shown on the pages, not in the exit code,
+     unless --fail-on asks for it)
+  1  --fail-on: an environment has one of the statuses it names; everything was still
+     written (and, for run, published)
   2  the tool failed: bad arguments, input folder missing, output not writable,
      a template that does not compile, or an upload that failed
 
@@ -60,15 +69,31 @@ struct RenderArgs {
     /// Folder to write the site into; created when missing
     #[arg(short, long, value_name = "DIR", default_value = "site")]
     out: PathBuf,
-    /// Folder of templates (index.html, env.html, base.html) that replace the built-in ones
+    /// Folder of templates (index.html, env.html, versions.html, base.html) that replace the built-in ones
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
-    /// Title of the master page
-    #[arg(long, value_name = "TEXT", default_value = "Environment dashboard")]
-    title: String,
-    /// Seconds after which pages reload themselves; 0 turns it off
-    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
-    refresh: u32,
+    /// Configuration: expected hosts and containers, staleness, known issues, groups (see README)
+    #[arg(short, long, value_name = "FILE", env = "ENVDASH_CONFIG")]
+    config: Option<PathBuf>,
+    /// Title of the master page [default: from the config, else "Environment dashboard"]
+    #[arg(long, value_name = "TEXT")]
+    title: Option<String>,
+    /// Seconds after which pages reload themselves; 0 turns it off [default: from the config, else 300]
+    #[arg(long, value_name = "SECONDS")]
+    refresh: Option<u32>,
+    /// Also write JUnit XML for Jenkins' `junit` step: a suite per environment, a test per container and host
+    #[arg(long, value_name = "FILE", help_heading = "Jenkins and Prometheus")]
+    junit: Option<PathBuf>,
+    /// Also write metrics for node_exporter's textfile collector (give the file a `.prom` name)
+    #[arg(long, value_name = "FILE", help_heading = "Jenkins and Prometheus")]
+    prometheus: Option<PathBuf>,
+    /// Also write a shields.io endpoint badge per environment, `badges/<page>.json` in the site
+    #[arg(long, help_heading = "Jenkins and Prometheus")]
+    badges: bool,
+    /// Exit with code 1 when an environment has one of these statuses (comma-separated), after
+    /// everything was written and published
+    #[arg(long, value_enum, value_name = "STATUS", value_delimiter = ',', help_heading = "Jenkins and Prometheus")]
+    fail_on: Vec<FailOn>,
 }
 
 #[derive(Debug, Args)]
@@ -132,15 +157,70 @@ enum ChecksumArg {
     WhenRequired,
 }
 
+/// The environment statuses `--fail-on` can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    /// A problem no known issue explains
+    Problem,
+    /// Its file could not be used
+    Unknown,
+    /// Its data is older than the staleness threshold
+    Stale,
+    /// Every problem is explained by a known issue
+    Known,
+    /// Anything but ok
+    Any,
+}
+
+impl FailOn {
+    fn matches(self, status: EnvStatus) -> bool {
+        match self {
+            FailOn::Problem => status == EnvStatus::Problem,
+            FailOn::Unknown => status == EnvStatus::Unknown,
+            FailOn::Stale => status == EnvStatus::Stale,
+            FailOn::Known => status == EnvStatus::Known,
+            FailOn::Any => status != EnvStatus::Ok,
+        }
+    }
+}
+
+/// [`EXIT_PROBLEMS`] when an environment has a status `fail_on` names, saying which;
+/// else [`EXIT_OK`].
+fn fail_on_code(fail_on: &[FailOn], environments: &[EnvSummary], say: &dyn Fn(String)) -> u8 {
+    let failing: Vec<String> = environments
+        .iter()
+        .filter(|e| fail_on.iter().any(|f| f.matches(e.status)))
+        .map(|e| format!("{} ({})", e.name, e.status.as_str()))
+        .collect();
+    if failing.is_empty() {
+        return EXIT_OK;
+    }
+    const SHOWN: usize = 10;
+    let mut names = failing.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if failing.len() > SHOWN {
+        names.push_str(&format!(" and {} more", failing.len() - SHOWN));
+    }
+    say(format!("exit code {EXIT_PROBLEMS} (--fail-on): {names}"));
+    EXIT_PROBLEMS
+}
+
 impl RenderArgs {
     fn into_config(self) -> Result<RenderConfig> {
+        let settings = match &self.config {
+            Some(path) => Settings::load(path)?,
+            None => Settings::default(),
+        };
         Ok(RenderConfig {
             input: self.input,
             out: self.out,
             templates: self.templates,
-            title: self.title,
-            refresh_seconds: self.refresh,
+            title: self.title.or_else(|| settings.title.clone()).unwrap_or_else(|| "Environment dashboard".to_owned()),
+            refresh_seconds: self.refresh.or(settings.refresh_seconds).unwrap_or(300),
             now: now_from_env()?,
+            settings,
+            junit: self.junit,
+            prometheus: self.prometheus,
+            badges: self.badges,
         })
     }
 }
@@ -223,18 +303,23 @@ fn run(cli: Cli) -> Result<u8> {
             println!("{line}");
         }
     };
-    match cli.command {
+    // The exit code `--fail-on` asks for is decided once everything is written and published.
+    let rendered = match cli.command {
         Command::Render(args) => {
+            let fail_on = args.fail_on.clone();
             let report = crate::site::render_site(&args.into_config()?)?;
             say(report.summary_line());
             say(format!("open {}", report.out.join("index.html").display()));
+            Some((fail_on, report))
         }
         Command::Publish(args) => {
             let cfg = args.s3.into_config(args.site, args.bucket, quiet)?;
             let report = crate::publish::publish(&cfg)?;
             say(report.summary_line());
+            None
         }
         Command::Run(args) => {
+            let fail_on = args.render.fail_on.clone();
             let render = args.render.into_config()?;
             let report = crate::site::render_site(&render)?;
             say(report.summary_line());
@@ -250,9 +335,13 @@ fn run(cli: Cli) -> Result<u8> {
                     say(published.summary_line());
                 }
             }
+            Some((fail_on, report))
         }
-    }
-    Ok(EXIT_OK)
+    };
+    Ok(match rendered {
+        Some((fail_on, report)) => fail_on_code(&fail_on, &report.environments, &say),
+        None => EXIT_OK,
+    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use jiff::Timestamp;
 
+use crate::settings::Settings;
+
 /// Settings for rendering the site.
 #[derive(Debug, Clone)]
 pub struct RenderConfig {
@@ -20,6 +22,14 @@ pub struct RenderConfig {
     pub refresh_seconds: u32,
     /// The time of the run, as shown on the pages and in `status.json`.
     pub now: Timestamp,
+    /// What `envdash.toml` says (defaults without one).
+    pub settings: Settings,
+    /// Where to write JUnit XML for Jenkins (one suite per environment), if anywhere.
+    pub junit: Option<PathBuf>,
+    /// Where to write a Prometheus textfile-collector file, if anywhere.
+    pub prometheus: Option<PathBuf>,
+    /// Write a shields.io endpoint badge per environment into `badges/` of `out`.
+    pub badges: bool,
 }
 
 /// How request bodies are checksummed; some S3-compatible servers reject the

@@ -1,6 +1,7 @@
 //! The data model every output is made from: environment → hosts → containers,
 //! with the verdicts (problem, environment status) derived in one place.
 
+use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::status::{Health, State, parse_status};
@@ -18,8 +19,24 @@ pub struct Container {
     pub state: State,
     pub health: Health,
     pub exit_code: Option<i32>,
-    /// Not running, or running but unhealthy.
+    /// Not running, or running but unhealthy, or missing, or crash-looping.
     pub problem: bool,
+    /// The known issue that explains this problem (shown amber, not red).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<String>,
+    /// Since when it has been a problem (from history, or from its status text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// Restarts seen within the history window (uptime going backwards, or `Restarting`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub restarts: usize,
+    /// Restarting now, or restarted again and again within the history window.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub crash_loop: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Container {
@@ -43,7 +60,34 @@ impl Container {
             health: parsed.health,
             exit_code: parsed.exit_code,
             problem: state != State::Running || parsed.health == Health::Unhealthy,
+            known: None,
+            since: None,
+            restarts: 0,
+            crash_loop: false,
         }
+    }
+
+    /// A container the configuration expects but no row reported.
+    pub fn missing(name: &str) -> Container {
+        Container {
+            name: name.to_owned(),
+            image: String::new(),
+            version: String::new(),
+            status: "expected, not found".to_owned(),
+            state: State::Missing,
+            health: Health::None,
+            exit_code: None,
+            problem: true,
+            known: None,
+            since: None,
+            restarts: 0,
+            crash_loop: false,
+        }
+    }
+
+    /// A problem nobody has explained yet.
+    pub fn new_problem(&self) -> bool {
+        self.problem && self.known.is_none()
     }
 }
 
@@ -57,6 +101,8 @@ pub enum Reach {
     Unreachable,
     /// The host answered but Docker did not.
     DockerUnavailable,
+    /// The configuration expects the host but the input did not mention it.
+    Missing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -66,32 +112,45 @@ pub struct Host {
     /// Why the host is not `ok`, as reported by the gathering step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The known issue that explains why the host is not reporting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub known: Option<String>,
     pub containers: Vec<Container>,
 }
 
 impl Host {
     pub fn new(name: &str) -> Host {
-        Host { name: name.to_owned(), reach: Reach::Ok, detail: None, containers: Vec::new() }
+        Host { name: name.to_owned(), reach: Reach::Ok, detail: None, known: None, containers: Vec::new() }
     }
 
+    /// Problem containers not explained by a known issue.
     pub fn problems(&self) -> usize {
-        self.containers.iter().filter(|c| c.problem).count()
+        self.containers.iter().filter(|c| c.new_problem()).count()
+    }
+
+    /// Not heard from, and not explained by a known issue.
+    pub fn unreachable(&self) -> bool {
+        self.reach != Reach::Ok && self.known.is_none()
     }
 
     /// A host needs attention when it was not heard from or has a problem container.
     pub fn has_problem(&self) -> bool {
-        self.reach != Reach::Ok || self.containers.iter().any(|c| c.problem)
+        self.unreachable() || self.containers.iter().any(Container::new_problem)
     }
 }
 
 /// The verdict for one environment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EnvStatus {
     /// Listed first on the master page: something is wrong.
     Problem,
     /// The input could not be read, so nothing is known.
     Unknown,
+    /// The data is older than the staleness threshold: whatever it says is not current.
+    Stale,
+    /// Every problem is explained by a known issue.
+    Known,
     Ok,
 }
 
@@ -100,6 +159,8 @@ impl EnvStatus {
         match self {
             EnvStatus::Problem => "problem",
             EnvStatus::Unknown => "unknown",
+            EnvStatus::Stale => "stale",
+            EnvStatus::Known => "known",
             EnvStatus::Ok => "ok",
         }
     }
@@ -109,9 +170,14 @@ impl EnvStatus {
 pub struct Counts {
     pub hosts: usize,
     pub containers: usize,
+    /// Problem containers not explained by a known issue.
     pub problems: usize,
-    /// Hosts that were unreachable or had no Docker.
+    /// Hosts that were unreachable, had no Docker, or were expected but missing.
     pub unreachable: usize,
+    /// Problems (containers and hosts) explained by a known issue.
+    pub known: usize,
+    /// Expected containers that were not reported.
+    pub missing: usize,
     /// Lines that could not be read (all of them, also those not listed).
     pub warnings: usize,
 }
@@ -141,26 +207,68 @@ pub struct Environment {
     pub error: Option<String>,
     /// `file:line: reason` for each line that could not be read (the first ones).
     pub warnings: Vec<String>,
+    /// When the data was gathered: the file's `gathered_at` column, else its modification time.
+    pub data_time: Option<Timestamp>,
+    /// Age of the data at the time of the run, in seconds.
+    pub age_seconds: Option<i64>,
+    /// The data is older than the staleness threshold.
+    pub stale: bool,
+    /// Some hosts did not report (unreachable, no Docker, or missing).
+    pub degraded: bool,
+    /// The master-page section, when groups are configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
     pub hosts: Vec<Host>,
 }
 
 impl Environment {
-    /// Derives counts and status from hosts, error and warnings.
+    /// A new environment with nothing in it yet.
+    pub fn new(name: &str, page: &str, source: &str) -> Environment {
+        Environment {
+            name: name.to_owned(),
+            page: page.to_owned(),
+            source: source.to_owned(),
+            status: EnvStatus::Unknown,
+            counts: Counts::default(),
+            layout: None,
+            error: None,
+            warnings: Vec::new(),
+            data_time: None,
+            age_seconds: None,
+            stale: false,
+            degraded: false,
+            group: None,
+            hosts: Vec::new(),
+        }
+    }
+
+    /// Derives counts and status from hosts, error, staleness and warnings.
     pub fn finish(&mut self) {
-        let containers = self.hosts.iter().map(|h| h.containers.len()).sum();
-        let problems = self.hosts.iter().map(Host::problems).sum();
-        let unreachable = self.hosts.iter().filter(|h| h.reach != Reach::Ok).count();
+        let all = || self.hosts.iter().flat_map(|h| &h.containers);
+        let containers = all().filter(|c| c.state != State::Missing).count();
+        let missing = all().filter(|c| c.state == State::Missing).count();
+        let problems = all().filter(|c| c.new_problem()).count();
+        let known = all().filter(|c| c.problem && c.known.is_some()).count()
+            + self.hosts.iter().filter(|h| h.reach != Reach::Ok && h.known.is_some()).count();
+        let unreachable = self.hosts.iter().filter(|h| h.unreachable()).count();
         self.counts = Counts {
             hosts: self.hosts.len(),
             containers,
             problems,
             unreachable,
+            known,
+            missing,
             warnings: self.counts.warnings.max(self.warnings.len()),
         };
+        self.degraded = unreachable > 0;
         self.status = if self.error.is_some() {
             EnvStatus::Unknown
+        } else if self.stale {
+            EnvStatus::Stale
         } else if problems > 0 || unreachable > 0 {
             EnvStatus::Problem
+        } else if known > 0 {
+            EnvStatus::Known
         } else {
             EnvStatus::Ok
         };
@@ -231,23 +339,23 @@ mod tests {
 
     #[test]
     fn environment_status() {
-        let mut env = Environment {
-            name: "e".into(),
-            page: "e.html".into(),
-            source: "e.txt".into(),
-            status: EnvStatus::Unknown,
-            counts: Counts::default(),
-            layout: Some(Layout::Legacy),
-            error: None,
-            warnings: vec![],
-            hosts: vec![Host::new("h")],
-        };
+        let mut env = Environment::new("e", "e.html", "e.txt");
+        env.hosts.push(Host::new("h"));
         env.finish();
         assert_eq!(env.status, EnvStatus::Ok);
         env.hosts[0].reach = Reach::Unreachable;
         env.finish();
         assert_eq!(env.status, EnvStatus::Problem);
         assert_eq!(env.counts.unreachable, 1);
+        env.hosts[0].known = Some("rebuild".into());
+        env.finish();
+        assert_eq!((env.status, env.counts.known, env.counts.unreachable), (EnvStatus::Known, 1, 0));
+        env.hosts[0].containers.push(Container::missing("web"));
+        env.finish();
+        assert_eq!((env.status, env.counts.missing, env.counts.containers), (EnvStatus::Problem, 1, 0));
+        env.stale = true;
+        env.finish();
+        assert_eq!(env.status, EnvStatus::Stale);
         env.error = Some("empty".into());
         env.finish();
         assert_eq!(env.status, EnvStatus::Unknown);

@@ -45,7 +45,10 @@ pub fn replace_manifest(out: &Path, written: &[String]) -> Result<usize> {
     let previous = fs::read_to_string(&manifest).unwrap_or_default();
     let mut removed = 0;
     for old in previous.lines() {
-        let safe = !old.is_empty() && !old.starts_with('.') && !old.contains('/') && !old.contains('\\');
+        // Only plain relative paths below the site: nothing hidden, absolute or `..`.
+        let safe = !old.is_empty()
+            && !old.contains('\\')
+            && old.split('/').all(|part| !part.is_empty() && !part.starts_with('.'));
         if safe && !written.iter().any(|w| w == old) && fs::remove_file(out.join(old)).is_ok() {
             log::info!("removed {}, whose environment is gone", out.join(old).display());
             removed += 1;

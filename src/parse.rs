@@ -27,6 +27,8 @@ pub struct ParsedFile {
     pub warning_count: usize,
     /// Set when the file as a whole could not be used.
     pub error: Option<String>,
+    /// The oldest `gathered_at` of the CSV rows, when the file has that column.
+    pub gathered_at: Option<jiff::Timestamp>,
 }
 
 impl ParsedFile {
@@ -207,6 +209,7 @@ struct Columns {
     image: Option<usize>,
     state: Option<usize>,
     detail: Option<usize>,
+    gathered: Option<usize>,
 }
 
 impl Columns {
@@ -221,6 +224,7 @@ impl Columns {
             image: pos(&["image"]),
             state: pos(&["state"]),
             detail: pos(&["error", "message", "msg"]),
+            gathered: pos(&["gathered_at", "gathered", "timestamp"]),
         };
         if columns.status.is_none() && columns.state.is_none() {
             return Err("the CSV header has neither a `status` nor a `state` column".into());
@@ -279,6 +283,13 @@ fn csv_row(out: &mut ParsedFile, hosts: &mut Hosts, columns: &Columns, record: &
     let field = |i: Option<usize>| i.and_then(|i| record.get(i)).unwrap_or("");
     let (host, name, status) = (field(Some(columns.host)), field(Some(columns.name)), field(columns.status));
     let (image, state, detail) = (field(columns.image), field(columns.state), field(columns.detail));
+    let gathered = field(columns.gathered);
+    if !gathered.is_empty() {
+        match gathered.parse::<jiff::Timestamp>() {
+            Ok(t) => out.gathered_at = Some(out.gathered_at.map_or(t, |g| g.min(t))),
+            Err(_) => out.warn(lineno, format!("gathered_at {gathered:?} is not an RFC 3339 time; ignored")),
+        }
+    }
     if host.is_empty() {
         if record.iter().any(|f| !f.is_empty()) {
             out.warn(lineno, "row has no host; skipped");
@@ -442,6 +453,14 @@ mod tests {
         assert_eq!(p.hosts[0].reach, Reach::DockerUnavailable);
         assert_eq!(p.hosts[0].detail.as_deref(), Some("Cannot connect to the Docker daemon"));
         assert_eq!(p.warnings, vec![(3, "row has no host; skipped".to_string())]);
+    }
+
+    #[test]
+    fn csv_gathered_at_keeps_the_oldest() {
+        let text = "host,name,image,status,gathered_at\nh,a,x:1,Up 1 second,2026-11-25T16:30:05Z\nh,b,x:1,Up 1 second,2026-11-25T16:30:00Z\nh,c,x:1,Up 1 second,yesterday\n";
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.gathered_at, Some("2026-11-25T16:30:00Z".parse().unwrap()));
+        assert_eq!(p.warnings.len(), 1);
     }
 
     #[test]

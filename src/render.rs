@@ -10,15 +10,22 @@ use std::sync::Arc;
 use minijinja::{AutoEscape, Environment as Jinja, Value, context};
 use serde::Serialize;
 
+use jiff::Timestamp;
+
+use crate::history::{EnvHistory, Run};
 use crate::model::{Counts, EnvStatus, Environment};
+use crate::monitor::{Monitor, Notices};
+use crate::site::display_time;
 use crate::status::exit_code_meaning;
+use crate::versions::Matrix;
 use crate::view::{EnvView, HostList};
 
 /// The built-in templates, by name.
-const BUILTIN: [(&str, &str); 3] = [
+const BUILTIN: [(&str, &str); 4] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("env.html", include_str!("../templates/env.html")),
+    ("versions.html", include_str!("../templates/versions.html")),
 ];
 
 /// The compiled templates a run uses.
@@ -86,7 +93,12 @@ pub struct Common {
     /// `2026-11-25 16:31 UTC`.
     pub generated_display: String,
     pub refresh_seconds: u32,
+    /// Pages warn their reader when they are older than this; 0 = never.
+    pub stale_after_seconds: i64,
 }
+
+/// Runs shown in an environment's status strip on the master page.
+pub const STRIP_RUNS: usize = 48;
 
 /// One environment as the master page and the run summary need it.
 #[derive(Debug, Clone, Serialize)]
@@ -97,10 +109,18 @@ pub struct EnvSummary {
     pub status: EnvStatus,
     pub counts: Counts,
     pub error: Option<String>,
+    pub group: Option<String>,
+    pub stale: bool,
+    pub degraded: bool,
+    pub data_time: Option<Timestamp>,
+    pub age_seconds: Option<i64>,
+    /// The last runs' verdicts, oldest first (empty without history).
+    pub recent: Vec<Run>,
 }
 
 impl EnvSummary {
-    pub fn of(env: &Environment) -> EnvSummary {
+    pub fn of(env: &Environment, history: Option<&EnvHistory>) -> EnvSummary {
+        let runs = history.map_or(&[][..], |h| &h.runs[h.runs.len().saturating_sub(STRIP_RUNS)..]);
         EnvSummary {
             name: env.name.clone(),
             page: env.page.clone(),
@@ -108,6 +128,12 @@ impl EnvSummary {
             status: env.status,
             counts: env.counts,
             error: env.error.clone(),
+            group: env.group.clone(),
+            stale: env.stale,
+            degraded: env.degraded,
+            data_time: env.data_time,
+            age_seconds: env.age_seconds,
+            recent: runs.to_vec(),
         }
     }
 }
@@ -119,6 +145,8 @@ pub struct Totals {
     pub ok: usize,
     pub problem: usize,
     pub unknown: usize,
+    pub stale: usize,
+    pub known: usize,
     pub hosts: usize,
     pub containers: usize,
     pub problems: usize,
@@ -134,6 +162,8 @@ impl Totals {
                 EnvStatus::Ok => t.ok += 1,
                 EnvStatus::Problem => t.problem += 1,
                 EnvStatus::Unknown => t.unknown += 1,
+                EnvStatus::Stale => t.stale += 1,
+                EnvStatus::Known => t.known += 1,
             }
             t.hosts += e.counts.hosts;
             t.containers += e.counts.containers;
@@ -145,31 +175,79 @@ impl Totals {
     }
 }
 
-#[derive(Serialize)]
-pub struct IndexPage<'a> {
-    #[serde(flatten)]
-    pub common: &'a Common,
-    /// Problem environments first, then unknown, then OK; by name within each.
-    pub environments: Vec<&'a EnvSummary>,
-    pub totals: Totals,
-}
-
 /// The context of an environment page: the common fields, `env` (see
-/// [`crate::view::EnvView`]) and `hosts`, those that need attention first.
+/// [`crate::view::EnvView`]), `hosts` (those that need attention first), and
+/// `page_time`: when the data was gathered. Pages carry the data's time, not
+/// the run's, so an environment whose data did not change renders the same bytes
+/// (and publish uploads nothing for it).
 pub fn env_page(common: &Common, env: &Arc<Environment>) -> Value {
+    let (page_time, page_display) = match env.data_time {
+        Some(t) => display_time(t),
+        None => (common.generated_at.clone(), common.generated_display.clone()),
+    };
     context! {
         env => Value::from_object(EnvView(env.clone())),
         hosts => Value::from_object(HostList::problems_first(env)),
+        page_time,
+        page_display,
         ..Value::from_serialize(common)
     }
 }
 
+/// A master-page section.
+#[derive(Serialize)]
+pub struct Section<'a> {
+    /// `None` when no groups are configured.
+    pub name: Option<&'a str>,
+    pub environments: Vec<&'a EnvSummary>,
+}
+
+#[derive(Serialize)]
+pub struct IndexPage<'a> {
+    #[serde(flatten)]
+    pub common: &'a Common,
+    /// Problem environments first, then unknown, stale, known, OK; by name within each.
+    pub environments: Vec<&'a EnvSummary>,
+    /// The same, in the configured groups (one unnamed section without groups).
+    pub sections: Vec<Section<'a>>,
+    pub notices: &'a Notices,
+    pub totals: Totals,
+}
+
 impl<'a> IndexPage<'a> {
-    pub fn new(common: &'a Common, envs: &'a [EnvSummary]) -> IndexPage<'a> {
+    pub fn new(common: &'a Common, envs: &'a [EnvSummary], monitor: &'a Monitor) -> IndexPage<'a> {
         let mut environments: Vec<&EnvSummary> = envs.iter().collect();
         environments.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| a.name.cmp(&b.name)));
-        IndexPage { common, environments, totals: Totals::of(envs) }
+        let groups = &monitor.settings().groups;
+        let sections = if groups.is_empty() {
+            vec![Section { name: None, environments: environments.clone() }]
+        } else {
+            let mut sections: Vec<Section> = groups
+                .iter()
+                .map(|g| Section {
+                    name: Some(g.name.as_str()),
+                    environments: environments
+                        .iter()
+                        .copied()
+                        .filter(|e| e.group.as_deref() == Some(&g.name))
+                        .collect(),
+                })
+                .collect();
+            let other: Vec<&EnvSummary> = environments.iter().copied().filter(|e| e.group.is_none()).collect();
+            if !other.is_empty() {
+                sections.push(Section { name: Some("Other"), environments: other });
+            }
+            sections
+        };
+        IndexPage { common, environments, sections, notices: &monitor.notices, totals: Totals::of(envs) }
     }
+}
+
+/// The context of the version matrix page.
+pub fn versions_page(common: &Common, matrix: &Matrix, envs: &[EnvSummary]) -> Value {
+    let pages: std::collections::BTreeMap<&str, &str> =
+        envs.iter().map(|e| (e.name.as_str(), e.page.as_str())).collect();
+    context! { matrix => Value::from_serialize(matrix), pages => Value::from_serialize(pages), ..Value::from_serialize(common) }
 }
 
 #[cfg(test)]

@@ -6,15 +6,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rayon::prelude::*;
 
 use crate::config::RenderConfig;
 use crate::discover::{InputFile, discover, slugs};
-use crate::model::{Counts, EnvStatus, Environment};
+use crate::history::EnvHistory;
+use crate::model::Environment;
+use crate::monitor::Monitor;
 use crate::output::{replace_manifest, write_atomic};
 use crate::parse::parse_file;
-use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page};
+use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, versions_page};
+use crate::reports::{Fragments, Reports};
+use crate::versions::{self, EnvVersions, Matrix};
 
 /// What a render produced.
 #[derive(Debug)]
@@ -29,13 +34,16 @@ impl RenderReport {
     /// One line for people: `rendered 10 environments (2 problem, 1 unknown) …`.
     pub fn summary_line(&self) -> String {
         let t = &self.totals;
+        let mut verdicts = format!("{} ok, {} problem, {} unknown", t.ok, t.problem, t.unknown);
+        for (n, word) in [(t.stale, "stale"), (t.known, "known")] {
+            if n > 0 {
+                verdicts.push_str(&format!(", {n} {word}"));
+            }
+        }
         format!(
-            "rendered {} environment{} ({} ok, {} problem, {} unknown; {} of {} containers not running) into {}",
+            "rendered {} environment{} ({verdicts}; {} of {} containers not running) into {}",
             t.environments,
             if t.environments == 1 { "" } else { "s" },
-            t.ok,
-            t.problem,
-            t.unknown,
             t.problems,
             t.containers,
             self.out.display()
@@ -53,9 +61,16 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         log::warn!("no *.txt environment files under {}: the master page will say so", cfg.input.display());
     }
     let templates = Templates::load(cfg.templates.as_deref())?;
+    let monitor = Monitor::new(cfg.settings.clone(), cfg.now)?;
+    let keep_history = cfg.settings.history_runs() > 0;
     std::fs::create_dir_all(&cfg.out)
         .with_context(|| format!("cannot create the output folder {}", cfg.out.display()))?;
-    let common = common(cfg);
+    if keep_history {
+        let dir = cfg.out.join(HISTORY_DIR);
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the history folder {}", dir.display()))?;
+    }
+    let common = common(cfg, &monitor);
+    let mut reports = Reports::start(cfg)?;
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let pages: Vec<String> = slugs(&names).into_iter().map(|s| s + ".html").collect();
 
@@ -63,75 +78,123 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     // JSON appended to status.json in name order. Only one chunk's data is in memory.
     let status_path = cfg.out.join("status.json");
     let mut summaries = Vec::with_capacity(files.len());
+    let mut versions = Vec::with_capacity(files.len());
+    let mut matrix = Matrix::default();
     write_atomic(&status_path, |json| {
         write!(
             json,
-            "{{\"generated_at\":\"{}\",\"generator\":\"envdash {}\",\"environments\":[",
-            common.generated_at, common.version
+            "{{\"generated_at\":\"{}\",\"generator\":\"envdash {}\",\"stale_after_seconds\":{},\"environments\":[",
+            common.generated_at, common.version, common.stale_after_seconds
         )?;
         let chunk = rayon::current_num_threads() * 8;
         let jobs: Vec<(&InputFile, &String)> = files.iter().zip(&pages).collect();
         for part in jobs.chunks(chunk) {
-            let done: Vec<Result<(EnvSummary, Vec<u8>)>> = part
+            let done: Vec<Result<Rendered>> = part
                 .par_iter()
-                .map(|(file, page)| {
-                    let env = Arc::new(load_environment(file, page));
-                    write_atomic(&cfg.out.join(&env.page), |w| {
-                        templates.render("env.html", env_page(&common, &env), w)
-                    })?;
-                    let mut json = Vec::with_capacity(4096 + env.counts.containers * 200);
-                    serde_json::to_writer(&mut json, &*env)?;
-                    Ok((EnvSummary::of(&env), json))
-                })
+                .map(|(file, page)| render_environment(cfg, &templates, &monitor, &common, &reports, file, page))
                 .collect();
             for result in done {
-                let (summary, bytes) = result?;
+                let rendered = result?;
                 if !summaries.is_empty() {
                     json.write_all(b",")?;
                 }
                 json.write_all(b"\n")?;
-                json.write_all(&bytes)?;
-                summaries.push(summary);
+                json.write_all(&rendered.json)?;
+                versions.push((rendered.summary.name.clone(), rendered.versions));
+                reports.append(rendered.reports)?;
+                summaries.push(rendered.summary);
             }
         }
+        matrix = versions::matrix(std::mem::take(&mut versions), cfg.settings.reference.as_deref());
         let totals = Totals::of(&summaries);
-        write!(json, "\n],\"totals\":{}}}\n", serde_json::to_string(&totals)?)?;
+        write!(json, "\n],\"totals\":{},", serde_json::to_string(&totals)?)?;
+        write!(json, "\"notices\":{},", serde_json::to_string(&monitor.notices)?)?;
+        writeln!(json, "\"versions\":{}}}", serde_json::to_string(&matrix)?)?;
         Ok(())
     })?;
-    write_atomic(&cfg.out.join("index.html"), |w| {
-        templates.render("index.html", IndexPage::new(&common, &summaries), w)
+    write_atomic(&cfg.out.join(VERSIONS_PAGE), |w| {
+        templates.render(VERSIONS_PAGE, versions_page(&common, &matrix, &summaries), w)
     })?;
-    let mut written: Vec<String> = pages;
-    written.extend(["status.json".to_owned(), "index.html".to_owned()]);
+    write_atomic(&cfg.out.join("index.html"), |w| {
+        templates.render("index.html", IndexPage::new(&common, &summaries, &monitor), w)
+    })?;
+    reports.finish(&Totals::of(&summaries))?;
+    let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
+    if keep_history {
+        written.extend(pages.iter().map(|p| history_file(p)));
+    }
+    written.extend(pages);
+    written.extend(["status.json".to_owned(), VERSIONS_PAGE.to_owned(), "index.html".to_owned()]);
     replace_manifest(&cfg.out, &written)?;
     let totals = Totals::of(&summaries);
     Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals })
 }
 
-fn common(cfg: &RenderConfig) -> Common {
-    let now = cfg.now.round(jiff::Unit::Second).unwrap_or(cfg.now);
+/// Where each environment's history is kept, inside the site.
+const HISTORY_DIR: &str = "history";
+const VERSIONS_PAGE: &str = "versions.html";
+
+/// `history/<page stem>.json`, relative to the site.
+fn history_file(page: &str) -> String {
+    format!("{HISTORY_DIR}/{}.json", page.trim_end_matches(".html"))
+}
+
+/// What one worker hands back for one environment.
+struct Rendered {
+    summary: EnvSummary,
+    versions: EnvVersions,
+    /// The environment's entry of `status.json`.
+    json: Vec<u8>,
+    /// Its part of the JUnit and metrics files.
+    reports: Fragments,
+}
+
+/// Parses, judges and writes one environment: its page and its history.
+fn render_environment(
+    cfg: &RenderConfig,
+    templates: &Templates,
+    monitor: &Monitor,
+    common: &Common,
+    reports: &Reports,
+    file: &InputFile,
+    page: &str,
+) -> Result<Rendered> {
+    let mut env = load_environment(file, page);
+    let history_path = cfg.out.join(history_file(page));
+    let previous = (cfg.settings.history_runs() > 0).then(|| EnvHistory::load(&history_path, &env.name));
+    let history = monitor.apply(&mut env, previous);
+    let env = Arc::new(env);
+    write_atomic(&cfg.out.join(&env.page), |w| templates.render("env.html", env_page(common, &env), w))?;
+    if let Some(history) = &history {
+        write_atomic(&history_path, |w| Ok(serde_json::to_writer(w, history)?))?;
+    }
+    let mut json = Vec::with_capacity(4096 + env.counts.containers * 200);
+    serde_json::to_writer(&mut json, &*env)?;
+    let reports = reports.fragments(&env)?;
+    Ok(Rendered { summary: EnvSummary::of(&env, history.as_ref()), versions: versions::of(&env), json, reports })
+}
+
+fn common(cfg: &RenderConfig, monitor: &Monitor) -> Common {
+    let (generated_at, generated_display) = display_time(cfg.now);
     Common {
         title: cfg.title.clone(),
         version: env!("CARGO_PKG_VERSION"),
-        generated_at: now.to_string(),
-        generated_display: now.to_zoned(TimeZone::UTC).strftime("%Y-%m-%d %H:%M UTC").to_string(),
+        generated_at,
+        generated_display,
         refresh_seconds: cfg.refresh_seconds,
+        stale_after_seconds: monitor.stale_after().map_or(0, |d| d.as_secs()),
     }
+}
+
+/// RFC 3339 and `2026-11-25 16:31 UTC`, to the second.
+pub fn display_time(t: Timestamp) -> (String, String) {
+    let t = t.round(jiff::Unit::Second).unwrap_or(t);
+    (t.to_string(), t.to_zoned(TimeZone::UTC).strftime("%Y-%m-%d %H:%M UTC").to_string())
 }
 
 /// Reads and parses one file. Never fails: what goes wrong is in the environment.
 pub fn load_environment(file: &InputFile, page: &str) -> Environment {
-    let mut env = Environment {
-        name: file.name.clone(),
-        page: page.to_owned(),
-        source: file.rel.clone(),
-        status: EnvStatus::Unknown,
-        counts: Counts::default(),
-        layout: None,
-        error: None,
-        warnings: Vec::new(),
-        hosts: Vec::new(),
-    };
+    let mut env = Environment::new(&file.name, page, &file.rel);
     match std::fs::read(&file.path) {
         Err(e) => env.error = Some(format!("cannot read {}: {e}", file.path.display())),
         Ok(bytes) => {
@@ -142,6 +205,8 @@ pub fn load_environment(file: &InputFile, page: &str) -> Environment {
             env.counts.warnings = parsed.warning_count;
             env.warnings = parsed.warnings.iter().map(|(line, why)| format!("{}:{line}: {why}", file.rel)).collect();
             report(&file.path, &parsed.warnings, parsed.warning_count);
+            let modified = std::fs::metadata(&file.path).and_then(|m| m.modified()).ok();
+            env.data_time = parsed.gathered_at.or_else(|| modified.and_then(|m| Timestamp::try_from(m).ok()));
         }
     }
     if let Some(e) = &env.error {

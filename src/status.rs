@@ -19,6 +19,8 @@ pub enum State {
     Dead,
     Removing,
     Unknown,
+    /// Expected by the configuration but not reported at all.
+    Missing,
 }
 
 impl State {
@@ -33,6 +35,7 @@ impl State {
             State::Dead => "dead",
             State::Removing => "removing",
             State::Unknown => "unknown",
+            State::Missing => "missing",
         }
     }
 

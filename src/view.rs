@@ -85,13 +85,33 @@ impl Object for EnvView {
             "layout" => Value::from_serialize(env.layout),
             "error" => Value::from_serialize(&env.error),
             "warnings" => Value::from_serialize(&env.warnings),
+            "data_time" => Value::from_serialize(env.data_time),
+            "age_seconds" => Value::from(env.age_seconds),
+            "stale" => Value::from(env.stale),
+            "degraded" => Value::from(env.degraded),
+            "group" => Value::from_serialize(&env.group),
             "hosts" => Value::from_object(HostList { env: env.clone(), order: (0..env.hosts.len()).collect() }),
             _ => return None,
         })
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["name", "page", "source", "status", "counts", "layout", "error", "warnings", "hosts"])
+        Enumerator::Str(&[
+            "name",
+            "page",
+            "source",
+            "status",
+            "counts",
+            "layout",
+            "error",
+            "warnings",
+            "data_time",
+            "age_seconds",
+            "stale",
+            "degraded",
+            "group",
+            "hosts",
+        ])
     }
 }
 
@@ -117,6 +137,7 @@ impl Object for HostView {
             "name" => Value::from(host.name.as_str()),
             "reach" => Value::from_serialize(host.reach),
             "detail" => Value::from_serialize(&host.detail),
+            "known" => Value::from_serialize(&host.known),
             "problems" => Value::from(host.problems()),
             "has_problem" => Value::from(host.has_problem()),
             "containers" => Value::from_object(ContainerList { env: self.env.clone(), host: self.host }),
@@ -125,7 +146,7 @@ impl Object for HostView {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["name", "reach", "detail", "problems", "has_problem", "containers"])
+        Enumerator::Str(&["name", "reach", "detail", "known", "problems", "has_problem", "containers"])
     }
 }
 
@@ -158,6 +179,10 @@ impl Object for ContainerView {
             "exit_code" => Value::from(c.exit_code),
             "exit_meaning" => Value::from(c.exit_code.and_then(exit_code_meaning)),
             "problem" => Value::from(c.problem),
+            "known" => Value::from_serialize(&c.known),
+            "since" => Value::from_serialize(c.since),
+            "restarts" => Value::from(c.restarts),
+            "crash_loop" => Value::from(c.crash_loop),
             _ => return None,
         })
     }
@@ -180,24 +205,14 @@ impl Object for ContainerView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Counts, EnvStatus, Layout};
 
     fn env() -> Arc<Environment> {
         let mut ok = Host::new("ok-host");
         ok.containers.push(Container::from_row("web", "Up 3 weeks", "nginx:1", None));
         let mut bad = Host::new("bad-host");
         bad.containers.push(Container::from_row("db", "Exited (137) 1 hour ago", "pg:15", None));
-        let mut env = Environment {
-            name: "e".into(),
-            page: "e.html".into(),
-            source: "e.txt".into(),
-            status: EnvStatus::Unknown,
-            counts: Counts::default(),
-            layout: Some(Layout::Legacy),
-            error: None,
-            warnings: vec![],
-            hosts: vec![ok, bad],
-        };
+        let mut env = Environment::new("e", "e.html", "e.txt");
+        env.hosts = vec![ok, bad];
         env.finish();
         Arc::new(env)
     }

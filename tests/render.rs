@@ -200,9 +200,19 @@ fn rendering_is_identical_whatever_the_thread_count() {
     let four = tempfile::tempdir().unwrap();
     envdash().args(["-j", "1", "render", "--input"]).arg(fixtures()).arg("--out").arg(one.path()).assert().success();
     envdash().args(["-j", "4", "render", "--input"]).arg(fixtures()).arg("--out").arg(four.path()).assert().success();
-    let mut names: Vec<_> = fs::read_dir(one.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
-    names.sort();
-    assert!(names.len() >= 12);
+    let files = |root: &Path| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+            .collect();
+        files.sort();
+        files
+    };
+    let names = files(one.path());
+    assert_eq!(names, files(four.path()));
+    assert!(names.len() >= 22, "{names:?}");
     for name in names {
         assert_eq!(fs::read(one.path().join(&name)).unwrap(), fs::read(four.path().join(&name)).unwrap(), "{name:?}");
     }

@@ -1,0 +1,166 @@
+//! Memory across runs: each environment's recent verdicts, and per container
+//! when its problem started, its last uptime and the restarts seen. Kept in one
+//! small JSON file per environment (`history/<page>.json` in the site), read
+//! and written by the worker that renders that environment.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::EnvStatus;
+
+/// One past run of one environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Run {
+    #[serde(rename = "t")]
+    pub time: Timestamp,
+    #[serde(rename = "s")]
+    pub status: EnvStatus,
+}
+
+/// What was last seen of one container.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Track {
+    /// Least uptime (seconds) its status allowed when last seen running.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub up: Option<u64>,
+    /// Since when it has been a problem, if it was one when last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// When restarts were seen, oldest first, within the history window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restarts: Vec<Timestamp>,
+}
+
+/// The history file of one environment. Containers were last seen at the
+/// time of the last run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvHistory {
+    pub name: String,
+    /// Oldest first, at most the configured number of runs.
+    pub runs: Vec<Run>,
+    /// By host, then container name.
+    pub hosts: BTreeMap<String, BTreeMap<String, Track>>,
+}
+
+impl EnvHistory {
+    /// Reads the history of `name` from `path`; a missing, unreadable or foreign
+    /// file is an empty history (with a log line), never an error.
+    pub fn load(path: &Path, name: &str) -> EnvHistory {
+        let fresh = EnvHistory { name: name.to_owned(), ..EnvHistory::default() };
+        let Ok(bytes) = std::fs::read(path) else { return fresh };
+        match serde_json::from_slice::<EnvHistory>(&bytes) {
+            Ok(h) if h.name == name => h,
+            Ok(_) => fresh,
+            Err(e) => {
+                log::warn!("{}: history not readable ({e}); starting a new one", path.display());
+                fresh
+            }
+        }
+    }
+
+    /// When the containers in this history were seen.
+    pub fn last_run(&self) -> Option<Timestamp> {
+        self.runs.last().map(|r| r.time)
+    }
+
+    pub fn track(&self, host: &str, container: &str) -> Option<&Track> {
+        self.hosts.get(host)?.get(container)
+    }
+}
+
+/// The range of seconds a Docker human duration stands for (moby's
+/// `units.HumanDuration`): `3 weeks` is 21 to 28 days.
+pub fn duration_range(text: &str) -> Option<(u64, u64)> {
+    const MIN: u64 = 60;
+    const HOUR: u64 = 3600;
+    const DAY: u64 = 86_400;
+    let text = text.trim().trim_end_matches(" ago").trim();
+    let lower = text.to_ascii_lowercase();
+    match lower.as_str() {
+        "less than a second" => return Some((0, 1)),
+        "about a minute" => return Some((MIN, 2 * MIN)),
+        "about an hour" => return Some((HOUR, HOUR + HOUR / 2)),
+        _ => {}
+    }
+    let (n, unit) = lower.split_once(' ')?;
+    let n: u64 = n.parse().ok()?;
+    let unit = unit.trim_end_matches('s');
+    Some(match unit {
+        "second" => (n, n + 1),
+        "minute" => (n * MIN, (n + 1) * MIN),
+        // Hours are rounded to the nearest.
+        "hour" => ((n * HOUR).saturating_sub(HOUR / 2), n * HOUR + HOUR / 2),
+        "day" => (n * DAY, (n + 1) * DAY),
+        "week" => (n * 7 * DAY, (n + 1) * 7 * DAY),
+        "month" => (n * 30 * DAY, (n + 1) * 30 * DAY),
+        "year" => (n * 365 * DAY, (n + 1) * 365 * DAY),
+        _ => return None,
+    })
+}
+
+/// Uptime range of a running container: `Up 3 weeks (healthy)` → 21..28 days.
+pub fn uptime(status: &str) -> Option<(u64, u64)> {
+    let rest = status.trim().strip_prefix("Up ")?;
+    let duration = rest.split('(').next()?;
+    duration_range(duration)
+}
+
+/// How long ago an exited or restarting container stopped: `Exited (1) 2 hours ago`.
+pub fn stopped_ago(status: &str) -> Option<(u64, u64)> {
+    let (_, after) = status.split_once(')')?;
+    let after = after.trim();
+    after.ends_with("ago").then(|| duration_range(after)).flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_durations() {
+        assert_eq!(duration_range("Less than a second"), Some((0, 1)));
+        assert_eq!(duration_range("1 second"), Some((1, 2)));
+        assert_eq!(duration_range("45 seconds"), Some((45, 46)));
+        assert_eq!(duration_range("About a minute"), Some((60, 120)));
+        assert_eq!(duration_range("12 minutes"), Some((720, 780)));
+        assert_eq!(duration_range("About an hour"), Some((3600, 5400)));
+        assert_eq!(duration_range("2 hours"), Some((5400, 9000)));
+        assert_eq!(duration_range("3 days"), Some((3 * 86_400, 4 * 86_400)));
+        assert_eq!(duration_range("3 weeks"), Some((21 * 86_400, 28 * 86_400)));
+        assert_eq!(duration_range("2 months"), Some((60 * 86_400, 90 * 86_400)));
+        assert_eq!(duration_range("1 year"), Some((365 * 86_400, 730 * 86_400)));
+        assert_eq!(duration_range("11 seconds ago"), Some((11, 12)));
+        assert_eq!(duration_range("soon"), None);
+        assert_eq!(duration_range("x minutes"), None);
+    }
+
+    #[test]
+    fn uptimes_and_stops() {
+        assert_eq!(uptime("Up 12 minutes (healthy)"), Some((720, 780)));
+        assert_eq!(uptime("Up 5 seconds ago (starting)"), Some((5, 6)));
+        assert_eq!(uptime("Exited (0) 3 minutes ago"), None);
+        assert_eq!(stopped_ago("Exited (137) 2 hours ago"), Some((5400, 9000)));
+        assert_eq!(stopped_ago("Restarting (1) 5 seconds ago"), Some((5, 6)));
+        assert_eq!(stopped_ago("Up 2 hours"), None);
+    }
+
+    #[test]
+    fn load_is_forgiving() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.json");
+        assert_eq!(EnvHistory::load(&p, "a").name, "a");
+        std::fs::write(&p, "{not json").unwrap();
+        assert!(EnvHistory::load(&p, "a").runs.is_empty());
+        let h = EnvHistory {
+            name: "b".into(),
+            runs: vec![Run { time: "2026-01-01T00:00:00Z".parse().unwrap(), status: EnvStatus::Ok }],
+            hosts: BTreeMap::new(),
+        };
+        std::fs::write(&p, serde_json::to_vec(&h).unwrap()).unwrap();
+        assert!(EnvHistory::load(&p, "a").runs.is_empty(), "another environment's history is not used");
+        assert_eq!(EnvHistory::load(&p, "b"), h);
+    }
+}

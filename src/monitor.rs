@@ -1,0 +1,397 @@
+//! What makes envdash never silently wrong: expected hosts and containers,
+//! stale data, known issues, and memory across runs (problem since, restarts,
+//! crash loops). Applied to each environment after parsing, before its verdict.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::history::{EnvHistory, Run, Track, stopped_ago, uptime};
+use crate::model::{Container, Environment, Host, Reach};
+use crate::settings::{Known, Settings, matches};
+use crate::status::State;
+
+/// Restarts within the history window that make a running container a crash loop.
+pub const CRASH_LOOP_RESTARTS: usize = 3;
+/// Docker's durations are coarse; an uptime must fall short by more than this to count as a restart.
+const UPTIME_SLACK_SECONDS: u64 = 90;
+
+/// A known issue or maintenance window, as the master page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Notice {
+    pub environment: String,
+    pub host: Option<String>,
+    pub container: Option<String>,
+    pub text: String,
+    pub start: Option<Timestamp>,
+    pub expires: Option<Timestamp>,
+}
+
+impl Notice {
+    fn of(k: &Known) -> Notice {
+        Notice {
+            environment: k.environment.clone(),
+            host: k.host.clone(),
+            container: k.container.clone(),
+            text: k.text.clone(),
+            start: k.start,
+            expires: k.expires,
+        }
+    }
+}
+
+/// Known issues in force now, and maintenance announced for later.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Notices {
+    pub active: Vec<Notice>,
+    pub upcoming: Vec<Notice>,
+}
+
+/// The settings of one run, ready to apply to each environment.
+#[derive(Debug)]
+pub struct Monitor {
+    settings: Settings,
+    now: Timestamp,
+    stale_after: Option<SignedDuration>,
+    active: Vec<Known>,
+    pub notices: Notices,
+}
+
+impl Monitor {
+    /// Sorts the known issues by time; expired ones are reported and dropped.
+    pub fn new(settings: Settings, now: Timestamp) -> anyhow::Result<Monitor> {
+        let stale_after = settings.stale_threshold()?;
+        let mut notices = Notices::default();
+        let mut active = Vec::new();
+        for k in &settings.known {
+            if k.expires.is_some_and(|e| e <= now) {
+                log::warn!(
+                    "known issue for {} ({:?}) expired at {}; ignored: remove it from the known issues",
+                    k.environment,
+                    k.text,
+                    k.expires.unwrap_or(now)
+                );
+            } else if k.start.is_some_and(|s| s > now) {
+                notices.upcoming.push(Notice::of(k));
+            } else {
+                notices.active.push(Notice::of(k));
+                active.push(k.clone());
+            }
+        }
+        Ok(Monitor { settings, now, stale_after, active, notices })
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn stale_after(&self) -> Option<SignedDuration> {
+        self.stale_after
+    }
+
+    /// Applies everything to `env`, sets its verdict, and returns its new history
+    /// (when history is kept).
+    pub fn apply(&self, env: &mut Environment, previous: Option<EnvHistory>) -> Option<EnvHistory> {
+        env.group = self.settings.group_of(&env.name).map(str::to_owned);
+        if let Some(t) = env.data_time {
+            let age = self.now.duration_since(t);
+            env.age_seconds = Some(age.as_secs());
+            env.stale = self.stale_after.is_some_and(|limit| age > limit);
+        }
+        if env.error.is_none() {
+            self.allow_exit_zero(env);
+            self.expect(env);
+        }
+        self.mark_known(env);
+        let history = self.track(env, previous);
+        env.finish();
+        history.map(|mut h| {
+            h.runs.push(Run { time: self.now, status: env.status });
+            let keep = self.settings.history_runs();
+            let excess = h.runs.len().saturating_sub(keep);
+            h.runs.drain(..excess);
+            h
+        })
+    }
+
+    fn allow_exit_zero(&self, env: &mut Environment) {
+        let allowed = &self.settings.allow_exit_zero;
+        for c in env.hosts.iter_mut().flat_map(|h| &mut h.containers) {
+            if c.state == State::Exited && c.exit_code == Some(0) && allowed.iter().any(|p| matches(p, &c.name)) {
+                c.problem = false;
+            }
+        }
+    }
+
+    /// Adds a `missing` host or container for everything expected and not reported.
+    fn expect(&self, env: &mut Environment) {
+        for exp in self.settings.expect.iter().filter(|e| e.environments.iter().any(|p| matches(p, &env.name))) {
+            for pattern in &exp.hosts {
+                let pattern = pattern.replace("{env}", &env.name);
+                let found: Vec<usize> =
+                    (0..env.hosts.len()).filter(|&i| matches(&pattern, &env.hosts[i].name)).collect();
+                if found.is_empty() {
+                    let mut host = Host::new(&pattern);
+                    host.reach = Reach::Missing;
+                    host.detail = Some(if exp.containers.is_empty() {
+                        "expected, not found".to_owned()
+                    } else {
+                        format!("expected, not found (with {})", exp.containers.join(", "))
+                    });
+                    env.hosts.push(host);
+                    continue;
+                }
+                for i in found {
+                    let host = &mut env.hosts[i];
+                    if host.reach != Reach::Ok {
+                        continue; // nothing is known of its containers
+                    }
+                    for name in &exp.containers {
+                        if !host.containers.iter().any(|c| matches(name, &c.name)) {
+                            host.containers.push(Container::missing(name));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn mark_known(&self, env: &mut Environment) {
+        for k in self.active.iter().filter(|k| matches(&k.environment, &env.name)) {
+            for host in env.hosts.iter_mut().filter(|h| k.host.as_deref().is_none_or(|p| matches(p, &h.name))) {
+                if host.reach != Reach::Ok && k.container.is_none() {
+                    host.known = Some(k.text.clone());
+                }
+                for c in
+                    host.containers.iter_mut().filter(|c| k.container.as_deref().is_none_or(|p| matches(p, &c.name)))
+                {
+                    if c.problem && c.known.is_none() {
+                        c.known = Some(k.text.clone());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Problem since, restarts and crash loops, from the previous runs.
+    fn track(&self, env: &mut Environment, previous: Option<EnvHistory>) -> Option<EnvHistory> {
+        let keep_history = self.settings.history_runs() > 0;
+        let previous = previous.filter(|_| keep_history).unwrap_or_default();
+        // The window is what the history will hold after this run.
+        let keep = self.settings.history_runs();
+        let kept = keep.saturating_sub(1).min(previous.runs.len());
+        let window_start = Some(previous.runs.get(previous.runs.len() - kept).map_or(self.now, |r| r.time));
+        let mut next = EnvHistory { name: env.name.clone(), runs: previous.runs.clone(), ..EnvHistory::default() };
+        let last_run = previous.last_run();
+        for host in &mut env.hosts {
+            let mut tracks = std::collections::BTreeMap::new();
+            for c in host.containers.iter_mut().filter(|c| c.state != State::Missing) {
+                let before = previous.track(&host.name, &c.name);
+                let mut restarts: Vec<Timestamp> = before
+                    .map(|t| t.restarts.iter().copied().filter(|r| window_start.is_none_or(|w| *r >= w)).collect())
+                    .unwrap_or_default();
+                let up = matches!(c.state, State::Running | State::Paused).then(|| uptime(&c.status)).flatten();
+                if let (Some((_, up_max)), Some(was_min), Some(seen)) = (up, before.and_then(|t| t.up), last_run) {
+                    let elapsed = self.now.duration_since(seen).as_secs().max(0) as u64;
+                    if up_max + UPTIME_SLACK_SECONDS < was_min + elapsed {
+                        restarts.push(self.now);
+                    }
+                }
+                if c.state == State::Restarting {
+                    restarts.push(self.now);
+                }
+                c.restarts = restarts.len();
+                c.crash_loop = c.state == State::Restarting || restarts.len() >= CRASH_LOOP_RESTARTS;
+                c.problem |= c.crash_loop;
+                if c.problem {
+                    c.since = before.and_then(|t| t.since).or_else(|| self.problem_start(c));
+                }
+                if keep_history {
+                    tracks.insert(c.name.clone(), Track { up: up.map(|(min, _)| min), since: c.since, restarts });
+                }
+            }
+            if !tracks.is_empty() {
+                next.hosts.insert(host.name.clone(), tracks);
+            }
+        }
+        keep_history.then_some(next)
+    }
+
+    /// When a new problem most likely began: the stop time in its status, else now.
+    fn problem_start(&self, c: &Container) -> Option<Timestamp> {
+        let ago = stopped_ago(&c.status).map_or(0, |(min, max)| (min + max) / 2);
+        self.now.checked_sub(SignedDuration::from_secs(ago as i64)).ok().or(Some(self.now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EnvStatus;
+    use crate::settings::Expect;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn env(rows: &[(&str, &str, &str)]) -> Environment {
+        let mut env = Environment::new("demo", "demo.html", "demo.txt");
+        for (host, name, status) in rows {
+            if !env.hosts.iter().any(|h| h.name == *host) {
+                env.hosts.push(Host::new(host));
+            }
+            let h = env.hosts.iter_mut().find(|h| h.name == *host).unwrap();
+            if !name.is_empty() {
+                h.containers.push(Container::from_row(name, status, "img:1", None));
+            }
+        }
+        env
+    }
+
+    fn monitor(settings: Settings, now: &str) -> Monitor {
+        Monitor::new(settings, t(now)).unwrap()
+    }
+
+    #[test]
+    fn missing_hosts_and_containers_are_problems() {
+        let settings = Settings {
+            expect: vec![Expect {
+                environments: vec!["*".into()],
+                hosts: vec!["app-1.{env}.io".into(), "app-2.{env}.io".into()],
+                containers: vec!["web".into(), "logspout".into()],
+            }],
+            ..Settings::default()
+        };
+        let mut e = env(&[("app-1.demo.io", "web", "Up 2 days")]);
+        monitor(settings, "2026-11-25T16:30:00Z").apply(&mut e, None);
+        assert_eq!(e.status, EnvStatus::Problem);
+        assert_eq!(e.hosts[0].containers[1].state, State::Missing);
+        assert_eq!(e.hosts[1].name, "app-2.demo.io");
+        assert_eq!(e.hosts[1].reach, Reach::Missing);
+        assert_eq!((e.counts.missing, e.counts.unreachable, e.counts.containers), (1, 1, 1));
+    }
+
+    #[test]
+    fn nothing_expected_without_config() {
+        let mut e = env(&[("h", "web", "Up 2 days")]);
+        monitor(Settings::default(), "2026-11-25T16:30:00Z").apply(&mut e, None);
+        assert_eq!(e.status, EnvStatus::Ok);
+        assert_eq!(e.hosts.len(), 1);
+    }
+
+    #[test]
+    fn staleness() {
+        let mut e = env(&[("h", "web", "Up 2 days")]);
+        e.data_time = Some(t("2026-11-25T16:00:00Z"));
+        monitor(Settings::default(), "2026-11-25T16:30:00Z").apply(&mut e, None);
+        assert_eq!((e.status, e.stale, e.age_seconds), (EnvStatus::Stale, true, Some(1800)));
+        let mut e = env(&[("h", "web", "Up 2 days")]);
+        e.data_time = Some(t("2026-11-25T16:20:00Z"));
+        monitor(Settings::default(), "2026-11-25T16:30:00Z").apply(&mut e, None);
+        assert_eq!(e.status, EnvStatus::Ok);
+        let off = Settings { stale_after: Some("off".into()), ..Settings::default() };
+        let mut e = env(&[("h", "web", "Up 2 days")]);
+        e.data_time = Some(t("2020-01-01T00:00:00Z"));
+        monitor(off, "2026-11-25T16:30:00Z").apply(&mut e, None);
+        assert_eq!(e.status, EnvStatus::Ok);
+    }
+
+    #[test]
+    fn known_issues_active_expired_upcoming() {
+        let known = |text: &str, start: Option<&str>, expires: Option<&str>| Known {
+            environment: "de*".into(),
+            host: None,
+            container: Some("db".into()),
+            text: text.into(),
+            start: start.map(t),
+            expires: expires.map(t),
+        };
+        let settings = Settings {
+            known: vec![
+                known("active", Some("2026-11-25T00:00:00Z"), Some("2026-11-26T00:00:00Z")),
+                known("expired", None, Some("2026-11-25T00:00:00Z")),
+                known("upcoming", Some("2026-11-27T00:00:00Z"), None),
+            ],
+            ..Settings::default()
+        };
+        let m = monitor(settings, "2026-11-25T16:30:00Z");
+        assert_eq!(m.notices.active.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["active"]);
+        assert_eq!(m.notices.upcoming.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["upcoming"]);
+        let mut e = env(&[("h", "db", "Exited (1) 2 hours ago"), ("h", "web", "Up 1 day")]);
+        m.apply(&mut e, None);
+        assert_eq!(e.hosts[0].containers[0].known.as_deref(), Some("active"));
+        assert_eq!((e.status, e.counts.known, e.counts.problems), (EnvStatus::Known, 1, 0));
+        // The known issue does not hide a different container's problem.
+        let mut e = env(&[("h", "db", "Exited (1) 2 hours ago"), ("h", "web", "Exited (1) 1 hour ago")]);
+        m.apply(&mut e, None);
+        assert_eq!((e.status, e.counts.known, e.counts.problems), (EnvStatus::Problem, 1, 1));
+    }
+
+    #[test]
+    fn crash_loop_across_runs_and_problem_since() {
+        let m1 = monitor(Settings::default(), "2026-11-25T16:30:00Z");
+        let mut e = env(&[("h", "web", "Up 3 hours"), ("h", "db", "Exited (1) 2 hours ago")]);
+        let h1 = m1.apply(&mut e, None).unwrap();
+        assert_eq!(e.hosts[0].containers[0].restarts, 0);
+        assert_eq!(e.hosts[0].containers[1].since, Some(t("2026-11-25T14:30:00Z")));
+        // Five minutes later web has been up for seconds: it restarted.
+        let m2 = monitor(Settings::default(), "2026-11-25T16:35:00Z");
+        let mut e = env(&[("h", "web", "Up 20 seconds"), ("h", "db", "Exited (1) 2 hours ago")]);
+        let h2 = m2.apply(&mut e, Some(h1)).unwrap();
+        let web = &e.hosts[0].containers[0];
+        assert_eq!((web.restarts, web.crash_loop, web.problem), (1, false, false));
+        assert_eq!(e.hosts[0].containers[1].since, Some(t("2026-11-25T14:30:00Z")), "since is kept");
+        assert_eq!(h2.runs.len(), 2);
+        // Uptime that grew as expected is not a restart.
+        let m3 = monitor(Settings::default(), "2026-11-25T16:40:00Z");
+        let mut e = env(&[("h", "web", "Up 5 minutes"), ("h", "db", "Up 1 second")]);
+        let h3 = m3.apply(&mut e, Some(h2)).unwrap();
+        assert_eq!(e.hosts[0].containers[0].restarts, 1);
+        assert_eq!(e.hosts[0].containers[1].since, None, "no longer a problem");
+        // Restarting twice more makes a crash loop, and a problem.
+        let m4 = monitor(Settings::default(), "2026-11-25T16:45:00Z");
+        let mut e = env(&[("h", "web", "Restarting (1) 3 seconds ago")]);
+        let h4 = m4.apply(&mut e, Some(h3)).unwrap();
+        let web = &e.hosts[0].containers[0];
+        assert_eq!((web.restarts, web.crash_loop, web.problem), (2, true, true));
+        // Coming up after Restarting is the same restart, not another one.
+        let m5 = monitor(Settings::default(), "2026-11-25T16:50:00Z");
+        let mut e = env(&[("h", "web", "Up 4 seconds")]);
+        let h5 = m5.apply(&mut e, Some(h4)).unwrap();
+        let web = &e.hosts[0].containers[0];
+        assert_eq!((web.restarts, web.crash_loop, web.problem), (2, false, false));
+        // A third restart within the window: a crash loop while it is up.
+        let m6 = monitor(Settings::default(), "2026-11-25T16:55:00Z");
+        let mut e = env(&[("h", "web", "Up 30 seconds")]);
+        m6.apply(&mut e, Some(h5));
+        let web = &e.hosts[0].containers[0];
+        assert_eq!((web.restarts, web.crash_loop, web.problem), (3, true, true));
+        assert_eq!(e.status, EnvStatus::Problem);
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let settings = Settings { history_runs: Some(3), ..Settings::default() };
+        let mut h = None;
+        for minute in 0..5 {
+            let m = monitor(settings.clone(), &format!("2026-11-25T16:{:02}:00Z", 30 + minute * 5));
+            let mut e = env(&[("h", "web", "Up 3 weeks")]);
+            h = m.apply(&mut e, h);
+        }
+        let h = h.unwrap();
+        assert_eq!(h.runs.len(), 3);
+        assert_eq!(h.runs[0].time, t("2026-11-25T16:40:00Z"));
+        let off = Settings { history_runs: Some(0), ..Settings::default() };
+        let mut e = env(&[("h", "web", "Up 3 weeks")]);
+        assert!(monitor(off, "2026-11-25T16:30:00Z").apply(&mut e, None).is_none());
+    }
+
+    #[test]
+    fn one_shot_jobs_may_exit_zero() {
+        let settings = Settings { allow_exit_zero: vec!["db_migrate*".into()], ..Settings::default() };
+        let mut e =
+            env(&[("h", "db_migrate_1", "Exited (0) 3 hours ago"), ("h", "db_migrate_2", "Exited (2) 3 hours ago")]);
+        monitor(settings, "2026-11-25T16:30:00Z").apply(&mut e, None);
+        assert!(!e.hosts[0].containers[0].problem);
+        assert!(e.hosts[0].containers[1].problem);
+    }
+}
