@@ -39,6 +39,9 @@ def main():
         env = f"env-{e:04d}"
         legacy = e % 2 == 0
         path = os.path.join(out, env + ".txt")
+        # One version per service and environment, as deployments do; 1 % of
+        # hosts drift from it (a half-finished deploy).
+        versions = [f"1.{c % 7}.{rng.randrange(40)}_{rng.randrange(900)}-RC" for c in range(containers)]
         with open(path, "w", newline="") as f:
             writer = None if legacy else csv.writer(f, lineterminator="\n")
             if writer:
@@ -49,7 +52,8 @@ def main():
                     f.write(host + "\n")
                 for c in range(containers):
                     name = f"svc{c:02d}_{'app' if c % 2 else 'api'}"
-                    image = f"cwds/{name}:1.{c % 7}.{rng.randrange(40)}_{rng.randrange(900)}-RC"
+                    version = versions[c] if rng.random() >= 0.01 else f"1.{c % 7}.99_1-RC"
+                    image = f"cwds/{name}:{version}"
                     status, state = rng.choice(PROBLEMS) if rng.random() < 0.03 else rng.choice(STATUSES)
                     if legacy:
                         f.write(f"{name},{status},{image}\n")
