@@ -1,12 +1,17 @@
-//! Writing output files so that a crash never leaves a half-written one: each
-//! file is written to a temporary file in the same folder and renamed into place.
+//! Writing output so that a crash never leaves a half-written site: every file is
+//! written to a temporary file and renamed into place, and a whole site is
+//! built in a staging folder beside the output folder and swapped in with one
+//! atomic rename, so the output folder always holds either the previous complete
+//! site or the new one. A lock keeps two runs from building one site at once.
 
-use std::fs::{self, Permissions};
+use std::ffi::CString;
+use std::fs::{self, File, Permissions};
 use std::io::{BufWriter, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 /// Writes `path` atomically with what `fill` writes. On error the old file, if
 /// any, is left as it was and the temporary file is removed.
@@ -34,28 +39,188 @@ pub fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_atomic(path, |w| Ok(w.write_all(bytes)?))
 }
 
-/// The list of files the previous run wrote, so that pages of environments that
-/// are gone can be removed without touching files envdash did not write.
+/// The list of files a run wrote: everything else in the site folder is someone
+/// else's and is carried over to the next site.
 pub const MANIFEST: &str = ".envdash-manifest";
 
-/// Removes files listed in the previous manifest that this run did not write, then
-/// records this run's files. Returns how many stale files were removed.
-pub fn replace_manifest(out: &Path, written: &[String]) -> Result<usize> {
-    let manifest = out.join(MANIFEST);
-    let previous = fs::read_to_string(&manifest).unwrap_or_default();
-    let mut removed = 0;
-    for old in previous.lines() {
-        // Only plain relative paths below the site: nothing hidden, absolute or `..`.
-        let safe = !old.is_empty()
-            && !old.contains('\\')
-            && old.split('/').all(|part| !part.is_empty() && !part.starts_with('.'));
-        if safe && !written.iter().any(|w| w == old) && fs::remove_file(out.join(old)).is_ok() {
-            log::info!("removed {}, whose environment is gone", out.join(old).display());
-            removed += 1;
+/// Records the files this run wrote (paths relative to the site), so the next run
+/// can tell them from files someone else put there.
+pub fn write_manifest(site: &Path, written: &[String]) -> Result<()> {
+    write_bytes_atomic(&site.join(MANIFEST), (written.join("\n") + "\n").as_bytes())
+}
+
+/// Exclusive use of one output folder for the length of a run. Jenkins can start a
+/// run while the last one is still going; the second waits for the first.
+#[derive(Debug)]
+pub struct SiteLock {
+    _file: File,
+}
+
+impl SiteLock {
+    /// Takes the lock of `target` (a file beside it), waiting for another run to finish.
+    pub fn acquire(target: &Path) -> Result<SiteLock> {
+        let path = sibling(target, "lock")?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("cannot create the lock file {}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                log::warn!("another envdash run is writing {}; waiting for it to finish", target.display());
+                file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+            }
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            }
+        }
+        Ok(SiteLock { _file: file })
+    }
+}
+
+/// `<parent>/.<name>.envdash-<what>`: envdash's own files beside the output folder.
+fn sibling(target: &Path, what: &str) -> Result<PathBuf> {
+    let name = target.file_name().with_context(|| format!("{} is not a folder name", target.display()))?;
+    let parent = target.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).with_context(|| format!("cannot create the output folder {}", target.display()))?;
+    Ok(parent.join(format!(".{}.envdash-{what}", name.to_string_lossy())))
+}
+
+/// A new site being built beside the output folder; `commit` swaps it in.
+/// Dropped without commit (an error), it is removed and the old site stays.
+#[derive(Debug)]
+pub struct Staging {
+    target: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates an empty staging folder for `target`. Hold the [`SiteLock`] first:
+    /// a staging folder left by a killed run is removed here.
+    pub fn create(target: &Path) -> Result<Staging> {
+        // A symlinked output folder stays a symlink: the folder it points to is swapped.
+        let target = match fs::symlink_metadata(target) {
+            Ok(m) if m.file_type().is_symlink() => fs::canonicalize(target)
+                .with_context(|| format!("the output folder {} is a broken link", target.display()))?,
+            Ok(m) if !m.is_dir() => bail!("the output {} is not a folder", target.display()),
+            _ => target.to_path_buf(),
+        };
+        let path = sibling(&target, "new")?;
+        if fs::symlink_metadata(&path).is_ok() {
+            log::info!("removing {}, left by an interrupted run", path.display());
+            fs::remove_dir_all(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+        fs::create_dir(&path)
+            .with_context(|| format!("cannot create {}: check that the output's folder is writable", path.display()))?;
+        Ok(Staging { target, path, committed: false })
+    }
+
+    /// Where to write the new site.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The output folder the site replaces.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Swaps the new site in with one rename; the old one is then removed.
+    pub fn commit(mut self) -> Result<()> {
+        self.committed = true;
+        if fs::symlink_metadata(&self.target).is_err() {
+            return fs::rename(&self.path, &self.target)
+                .with_context(|| format!("cannot move the new site into {}", self.target.display()));
+        }
+        match exchange(&self.path, &self.target) {
+            Ok(()) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP)) => {
+                // A filesystem without atomic exchange: two renames, with a moment without a site.
+                log::info!("{} cannot swap folders atomically ({e}); renaming instead", self.target.display());
+                let old = sibling(&self.target, "old")?;
+                let _ = fs::remove_dir_all(&old);
+                fs::rename(&self.target, &old)
+                    .with_context(|| format!("cannot move {} aside", self.target.display()))?;
+                fs::rename(&self.path, &self.target)
+                    .with_context(|| format!("cannot move the new site into {}", self.target.display()))?;
+                self.path = old;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot swap the new site into {}", self.target.display()));
+            }
+        }
+        if let Err(e) = fs::remove_dir_all(&self.path) {
+            log::warn!("cannot remove the previous site at {}: {e}", self.path.display());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.path);
         }
     }
-    write_bytes_atomic(&manifest, (written.join("\n") + "\n").as_bytes())?;
-    Ok(removed)
+}
+
+/// Atomically exchanges two paths (Linux `renameat2(RENAME_EXCHANGE)`).
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+    let (a, b) = (c(a)?, c(b)?);
+    // SAFETY: both are valid NUL-terminated paths; AT_FDCWD resolves them as given.
+    let rc = unsafe { libc::renameat2(libc::AT_FDCWD, a.as_ptr(), libc::AT_FDCWD, b.as_ptr(), libc::RENAME_EXCHANGE) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+/// Brings the files of the old site that envdash did not write into the new one,
+/// as hard links, so that swapping the site loses nothing of anyone else's: all
+/// that is not in its manifest, and in its own folders (`own_dirs`) all but `*.json`.
+pub fn carry_foreign_files(old: &Path, new: &Path, own_dirs: &[&str]) -> Result<()> {
+    let Ok(entries) = fs::read_dir(old) else { return Ok(()) };
+    let manifest = fs::read_to_string(old.join(MANIFEST)).unwrap_or_default();
+    let ours: std::collections::HashSet<&str> = manifest.lines().collect();
+    for entry in entries {
+        let entry = entry.with_context(|| format!("cannot read {}", old.display()))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".envdash-") || ours.contains(name.as_ref()) {
+            continue;
+        }
+        if own_dirs.contains(&name.as_ref()) {
+            // envdash's own folders hold its `*.json`; anything else there is kept.
+            for inner in fs::read_dir(entry.path()).into_iter().flatten().flatten() {
+                if !inner.file_name().to_string_lossy().ends_with(".json") {
+                    let to = new.join(entry.file_name());
+                    fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
+                    link_tree(&inner.path(), &to.join(inner.file_name()))?;
+                }
+            }
+            continue;
+        }
+        link_tree(&entry.path(), &new.join(entry.file_name()))?;
+    }
+    Ok(())
+}
+
+fn link_tree(from: &Path, to: &Path) -> Result<()> {
+    let meta = fs::symlink_metadata(from).with_context(|| format!("cannot read {}", from.display()))?;
+    if meta.is_dir() {
+        fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
+        for entry in fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
+            let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
+            link_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+    } else if meta.file_type().is_symlink() {
+        let dest = fs::read_link(from).with_context(|| format!("cannot read {}", from.display()))?;
+        std::os::unix::fs::symlink(dest, to).with_context(|| format!("cannot create {}", to.display()))?;
+    } else if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -80,17 +245,40 @@ mod tests {
     }
 
     #[test]
-    fn manifest_removes_only_what_envdash_wrote() {
+    fn staging_swaps_a_whole_site_and_keeps_foreign_files() {
         let dir = tempfile::tempdir().unwrap();
-        let out = dir.path();
-        for f in ["a.html", "b.html", "mine.html"] {
-            fs::write(out.join(f), "x").unwrap();
+        let site = dir.path().join("site");
+        fs::create_dir_all(site.join("assets")).unwrap();
+        fs::write(site.join("old.html"), "old").unwrap();
+        fs::write(site.join("robots.txt"), "mine").unwrap();
+        fs::write(site.join("assets/logo.svg"), "<svg/>").unwrap();
+        fs::write(site.join(MANIFEST), "old.html\n").unwrap();
+        let _lock = SiteLock::acquire(&site).unwrap();
+        let staging = Staging::create(&site).unwrap();
+        fs::write(staging.path().join("new.html"), "new").unwrap();
+        carry_foreign_files(&site, staging.path(), &[]).unwrap();
+        assert!(!site.join("new.html").exists(), "nothing shows before the commit");
+        staging.commit().unwrap();
+        assert_eq!(fs::read_to_string(site.join("new.html")).unwrap(), "new");
+        assert!(!site.join("old.html").exists(), "the old page is gone with the old site");
+        assert_eq!(fs::read_to_string(site.join("robots.txt")).unwrap(), "mine");
+        assert_eq!(fs::read_to_string(site.join("assets/logo.svg")).unwrap(), "<svg/>");
+        let names: Vec<String> =
+            fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+        assert!(!names.iter().any(|n| n.contains("envdash-new")), "{names:?}");
+    }
+
+    #[test]
+    fn an_abandoned_staging_folder_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        fs::create_dir_all(&site).unwrap();
+        fs::write(site.join("index.html"), "old").unwrap();
+        {
+            let staging = Staging::create(&site).unwrap();
+            fs::write(staging.path().join("index.html"), "half").unwrap();
         }
-        replace_manifest(out, &["a.html".into(), "b.html".into()]).unwrap();
-        let removed = replace_manifest(out, &["a.html".into()]).unwrap();
-        assert_eq!(removed, 1);
-        assert!(out.join("a.html").exists());
-        assert!(!out.join("b.html").exists());
-        assert!(out.join("mine.html").exists(), "files envdash did not write stay");
+        assert_eq!(fs::read_to_string(site.join("index.html")).unwrap(), "old");
+        assert!(!dir.path().join(".site.envdash-new").exists());
     }
 }

@@ -77,7 +77,8 @@ impl Reports {
     /// Prepares the reports `cfg` asks for. Opens their work files beside the final
     /// ones now, so that a folder that is missing or not writable fails the run
     /// before any rendering is done.
-    pub fn start(cfg: &RenderConfig) -> Result<Reports> {
+    /// Badges go into `site`, the folder the new site is built in.
+    pub fn start(cfg: &RenderConfig, site: &Path) -> Result<Reports> {
         let now = cfg.now.round(jiff::Unit::Second).unwrap_or(cfg.now);
         let run = Run {
             junit_timestamp: now.to_zoned(TimeZone::UTC).strftime("%Y-%m-%dT%H:%M:%S").to_string(),
@@ -88,7 +89,7 @@ impl Reports {
         let prometheus =
             cfg.prometheus.as_deref().map(|p| Spooled::new(p, Family::PER_ENVIRONMENT.len())).transpose()?;
         let badges = if cfg.badges {
-            let dir = cfg.out.join(BADGES_DIR);
+            let dir = site.join(BADGES_DIR);
             fs::create_dir_all(&dir).with_context(|| format!("cannot create the badges folder {}", dir.display()))?;
             Some(dir)
         } else {

@@ -15,10 +15,10 @@ use crate::discover::{InputFile, discover, slugs};
 use crate::history::EnvHistory;
 use crate::model::Environment;
 use crate::monitor::Monitor;
-use crate::output::{replace_manifest, write_atomic};
+use crate::output::{SiteLock, Staging, carry_foreign_files, write_atomic, write_manifest};
 use crate::parse::parse_file;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, versions_page};
-use crate::reports::{Fragments, Reports};
+use crate::reports::{BADGES_DIR, Fragments, Reports};
 use crate::versions::{self, EnvVersions, Matrix};
 
 /// What a render produced.
@@ -63,20 +63,24 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let templates = Templates::load(cfg.templates.as_deref())?;
     let monitor = Monitor::new(cfg.settings.clone(), cfg.now)?;
     let keep_history = cfg.settings.history_runs() > 0;
-    std::fs::create_dir_all(&cfg.out)
-        .with_context(|| format!("cannot create the output folder {}", cfg.out.display()))?;
+    // The new site is built beside the old one and swapped in at the end: a run
+    // that fails or is killed leaves the previous site whole.
+    let _lock = SiteLock::acquire(&cfg.out)?;
+    let staging = Staging::create(&cfg.out)?;
+    let site = staging.path();
     if keep_history {
-        let dir = cfg.out.join(HISTORY_DIR);
+        let dir = site.join(HISTORY_DIR);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the history folder {}", dir.display()))?;
     }
     let common = common(cfg, &monitor);
-    let mut reports = Reports::start(cfg)?;
+    let mut reports = Reports::start(cfg, site)?;
+    let job = Job { cfg, templates: &templates, monitor: &monitor, common: &common, site, previous: staging.target() };
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let pages: Vec<String> = slugs(&names).into_iter().map(|s| s + ".html").collect();
 
     // Environments are handled in chunks: parsed and rendered in parallel, then their
     // JSON appended to status.json in name order. Only one chunk's data is in memory.
-    let status_path = cfg.out.join("status.json");
+    let status_path = site.join("status.json");
     let mut summaries = Vec::with_capacity(files.len());
     let mut versions = Vec::with_capacity(files.len());
     let mut matrix = Matrix::default();
@@ -89,10 +93,8 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         let chunk = rayon::current_num_threads() * 8;
         let jobs: Vec<(&InputFile, &String)> = files.iter().zip(&pages).collect();
         for part in jobs.chunks(chunk) {
-            let done: Vec<Result<Rendered>> = part
-                .par_iter()
-                .map(|(file, page)| render_environment(cfg, &templates, &monitor, &common, &reports, file, page))
-                .collect();
+            let done: Vec<Result<Rendered>> =
+                part.par_iter().map(|(file, page)| job.render_environment(&reports, file, page)).collect();
             for result in done {
                 let rendered = result?;
                 if !summaries.is_empty() {
@@ -112,10 +114,10 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         writeln!(json, "\"versions\":{}}}", serde_json::to_string(&matrix)?)?;
         Ok(())
     })?;
-    write_atomic(&cfg.out.join(VERSIONS_PAGE), |w| {
+    write_atomic(&site.join(VERSIONS_PAGE), |w| {
         templates.render(VERSIONS_PAGE, versions_page(&common, &matrix, &summaries), w)
     })?;
-    write_atomic(&cfg.out.join("index.html"), |w| {
+    write_atomic(&site.join("index.html"), |w| {
         templates.render("index.html", IndexPage::new(&common, &summaries, &monitor), w)
     })?;
     reports.finish(&Totals::of(&summaries))?;
@@ -125,7 +127,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     }
     written.extend(pages);
     written.extend(["status.json".to_owned(), VERSIONS_PAGE.to_owned(), "index.html".to_owned()]);
-    replace_manifest(&cfg.out, &written)?;
+    write_manifest(site, &written)?;
+    carry_foreign_files(staging.target(), site, &[HISTORY_DIR, BADGES_DIR])?;
+    staging.commit()?;
     let totals = Totals::of(&summaries);
     Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals })
 }
@@ -149,29 +153,38 @@ struct Rendered {
     reports: Fragments,
 }
 
-/// Parses, judges and writes one environment: its page and its history.
-fn render_environment(
-    cfg: &RenderConfig,
-    templates: &Templates,
-    monitor: &Monitor,
-    common: &Common,
-    reports: &Reports,
-    file: &InputFile,
-    page: &str,
-) -> Result<Rendered> {
-    let mut env = load_environment(file, page);
-    let history_path = cfg.out.join(history_file(page));
-    let previous = (cfg.settings.history_runs() > 0).then(|| EnvHistory::load(&history_path, &env.name));
-    let history = monitor.apply(&mut env, previous);
-    let env = Arc::new(env);
-    write_atomic(&cfg.out.join(&env.page), |w| templates.render("env.html", env_page(common, &env), w))?;
-    if let Some(history) = &history {
-        write_atomic(&history_path, |w| Ok(serde_json::to_writer(w, history)?))?;
+/// What every worker shares in one run.
+struct Job<'a> {
+    cfg: &'a RenderConfig,
+    templates: &'a Templates,
+    monitor: &'a Monitor,
+    common: &'a Common,
+    /// The folder the new site is written to.
+    site: &'a Path,
+    /// The previous site, where history is read from.
+    previous: &'a Path,
+}
+
+impl Job<'_> {
+    /// Parses, judges and writes one environment: its page and its history.
+    fn render_environment(&self, reports: &Reports, file: &InputFile, page: &str) -> Result<Rendered> {
+        let mut env = load_environment(file, page);
+        let history_file = history_file(page);
+        let previous = (self.cfg.settings.history_runs() > 0)
+            .then(|| EnvHistory::load(&self.previous.join(&history_file), &env.name));
+        let history = self.monitor.apply(&mut env, previous);
+        let env = Arc::new(env);
+        write_atomic(&self.site.join(&env.page), |w| {
+            self.templates.render("env.html", env_page(self.common, &env), w)
+        })?;
+        if let Some(history) = &history {
+            write_atomic(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
+        }
+        let mut json = Vec::with_capacity(4096 + env.counts.containers * 200);
+        serde_json::to_writer(&mut json, &*env)?;
+        let reports = reports.fragments(&env)?;
+        Ok(Rendered { summary: EnvSummary::of(&env, history.as_ref()), versions: versions::of(&env), json, reports })
     }
-    let mut json = Vec::with_capacity(4096 + env.counts.containers * 200);
-    serde_json::to_writer(&mut json, &*env)?;
-    let reports = reports.fragments(&env)?;
-    Ok(Rendered { summary: EnvSummary::of(&env, history.as_ref()), versions: versions::of(&env), json, reports })
 }
 
 fn common(cfg: &RenderConfig, monitor: &Monitor) -> Common {

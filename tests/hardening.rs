@@ -1,0 +1,129 @@
+//! Crash safety and overlapping runs: the output folder always holds a whole
+//! site, the previous one or the new one, whatever happens to a run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const OLD: &str = "2026-11-25T16:30:00Z";
+const NEW: &str = "2026-11-25T16:35:00Z";
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_envdash"))
+}
+
+/// `envs` environment files in which every container has `status`.
+fn fleet(dir: &Path, envs: usize, status: &str) {
+    fs::create_dir_all(dir).unwrap();
+    for e in 0..envs {
+        let mut text = String::new();
+        for h in 0..8 {
+            text.push_str(&format!("host-{h}.env-{e:03}.example.io\n"));
+            for c in 0..30 {
+                text.push_str(&format!("svc_{c:02},{status},registry.example.io/svc_{c:02}:1.{c}.0\n"));
+            }
+        }
+        fs::write(dir.join(format!("env-{e:03}.txt")), text).unwrap();
+    }
+}
+
+fn render(input: &Path, out: &Path, now: &str) -> Command {
+    let mut cmd = Command::new(bin());
+    cmd.env("ENVDASH_NOW", now)
+        .env_remove("RUST_LOG")
+        .args(["-j", "1", "run", "--input"])
+        .arg(input)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Checks that `out` holds one whole site and says which run made it.
+fn whole_site(out: &Path) -> &'static str {
+    let status: Value = serde_json::from_str(&fs::read_to_string(out.join("status.json")).unwrap()).unwrap();
+    let (run, word) = match status["generated_at"].as_str().unwrap() {
+        OLD => ("old", "✔ OK"),
+        NEW => ("new", "✖ PROBLEM"),
+        other => panic!("a site from no run: {other}"),
+    };
+    let index = fs::read_to_string(out.join("index.html")).unwrap();
+    assert!(index.contains(&format!(r#"<time datetime="{}">"#, status["generated_at"].as_str().unwrap())));
+    let envs = status["environments"].as_array().unwrap();
+    assert_eq!(envs.len(), 40, "every environment is in the site");
+    for env in envs {
+        let page = fs::read_to_string(out.join(env["page"].as_str().unwrap())).unwrap();
+        assert!(page.contains(word), "{} does not belong to the {run} site", env["page"]);
+        assert_eq!(env["status"], if run == "old" { "ok" } else { "problem" });
+    }
+    let manifest = fs::read_to_string(out.join(".envdash-manifest")).unwrap();
+    for file in manifest.lines() {
+        assert!(out.join(file).is_file(), "{file} is listed but missing");
+    }
+    run
+}
+
+#[test]
+fn a_killed_render_leaves_the_previous_or_the_new_site_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_in, new_in, out) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("site"));
+    fleet(&old_in, 40, "Up 3 weeks");
+    fleet(&new_in, 40, "Exited (1) 2 minutes ago");
+    fs::create_dir_all(&out).unwrap();
+    fs::write(out.join("robots.txt"), "not envdash's").unwrap();
+
+    // How long a whole run takes here, to spread the kills over it.
+    let start = Instant::now();
+    assert!(render(&new_in, &dir.path().join("probe"), NEW).status().unwrap().success());
+    let full = start.elapsed();
+
+    let mut outcomes = Vec::new();
+    for round in 0..12u32 {
+        assert!(render(&old_in, &out, OLD).status().unwrap().success());
+        assert_eq!(whole_site(&out), "old");
+        let mut child = render(&new_in, &out, NEW).spawn().unwrap();
+        // Deterministic spread from the very start to past the end of a run.
+        std::thread::sleep(full * (round * 11 % 13) / 10);
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        outcomes.push(whole_site(&out));
+        assert_eq!(fs::read_to_string(out.join("robots.txt")).unwrap(), "not envdash's");
+    }
+    assert!(outcomes.contains(&"old"), "no kill landed before the swap: {outcomes:?}");
+    // A run after a killed one cleans up what the killed one left.
+    assert!(render(&new_in, &out, NEW).status().unwrap().success());
+    assert_eq!(whole_site(&out), "new");
+    let leftovers: Vec<String> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("envdash-new") || n.contains("envdash-old"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn overlapping_runs_take_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old_in, new_in, out) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("site"));
+    fleet(&old_in, 40, "Up 3 weeks");
+    fleet(&new_in, 40, "Exited (1) 2 minutes ago");
+    // The first run holds the site; the second starts while it is going.
+    let first = render(&old_in, &out, OLD).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !dir.path().join(".site.envdash-new").exists() {
+        assert!(Instant::now() < deadline, "the first run never started building");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let second = render(&new_in, &out, NEW).spawn().unwrap();
+    let first = first.wait_with_output().unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert!(first.status.success() && second.status.success());
+    let waited = String::from_utf8_lossy(&second.stderr);
+    assert!(waited.contains("another envdash run is writing"), "{waited}");
+    // The second ran after the first, on the first one's site: the new site is whole.
+    assert_eq!(whole_site(&out), "new");
+}
