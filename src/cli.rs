@@ -257,7 +257,8 @@ fn now_from_env() -> Result<Timestamp> {
         Ok(v) if !v.is_empty() => {
             v.parse().with_context(|| format!("ENVDASH_NOW={v:?} is not an RFC 3339 time such as 2026-11-25T16:30:00Z"))
         }
-        _ => Ok(Timestamp::now()),
+        // Whole seconds: times in pages, history and JSON do not change with nanoseconds.
+        _ => Ok(Timestamp::now().round(jiff::Unit::Second)?),
     }
 }
 

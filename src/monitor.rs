@@ -93,7 +93,8 @@ impl Monitor {
     pub fn apply(&self, env: &mut Environment, previous: Option<EnvHistory>) -> Option<EnvHistory> {
         env.group = self.settings.group_of(&env.name).map(str::to_owned);
         if let Some(t) = env.data_time {
-            let age = self.now.duration_since(t);
+            // Data from the future is a clock out of step, not old data: its age is 0.
+            let age = self.now.duration_since(t).max(SignedDuration::ZERO);
             env.age_seconds = Some(age.as_secs());
             env.stale = self.stale_after.is_some_and(|limit| age > limit);
         }
