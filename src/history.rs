@@ -60,15 +60,6 @@ impl EnvHistory {
             }
         }
     }
-
-    /// When the containers in this history were seen.
-    pub fn last_run(&self) -> Option<Timestamp> {
-        self.runs.last().map(|r| r.time)
-    }
-
-    pub fn track(&self, host: &str, container: &str) -> Option<&Track> {
-        self.hosts.get(host)?.get(container)
-    }
 }
 
 /// The range of seconds a Docker human duration stands for (moby's

@@ -176,17 +176,22 @@ impl Monitor {
     /// Problem since, restarts and crash loops, from the previous runs.
     fn track(&self, env: &mut Environment, previous: Option<EnvHistory>) -> Option<EnvHistory> {
         let keep_history = self.settings.history_runs() > 0;
-        let previous = previous.filter(|_| keep_history).unwrap_or_default();
+        let mut previous = previous.filter(|_| keep_history).unwrap_or_default();
         // The window is what the history will hold after this run.
         let keep = self.settings.history_runs();
         let kept = keep.saturating_sub(1).min(previous.runs.len());
         let window_start = Some(previous.runs.get(previous.runs.len() - kept).map_or(self.now, |r| r.time));
-        let mut next = EnvHistory { name: env.name.clone(), runs: previous.runs.clone(), ..EnvHistory::default() };
-        let last_run = previous.last_run();
+        let runs = std::mem::take(&mut previous.runs);
+        let last_run = runs.last().map(|r| r.time);
+        let mut next = EnvHistory { name: env.name.clone(), runs, ..EnvHistory::default() };
         for host in &mut env.hosts {
+            // Taken out of the old history as they are used: the old and the new
+            // history of a huge environment are never both whole in memory.
+            let mut before_host = previous.hosts.remove(&host.name).unwrap_or_default();
             let mut tracks = std::collections::BTreeMap::new();
             for c in host.containers.iter_mut().filter(|c| c.state != State::Missing) {
-                let before = previous.track(&host.name, &c.name);
+                let before = before_host.remove(&c.name);
+                let before = before.as_ref();
                 let mut restarts: Vec<Timestamp> = before
                     .map(|t| t.restarts.iter().copied().filter(|r| window_start.is_none_or(|w| *r >= w)).collect())
                     .unwrap_or_default();

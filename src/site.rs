@@ -2,6 +2,7 @@
 //! page → write `status.json` → write `index.html` last, so the master page never
 //! links to a page that is not there yet.
 
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -101,7 +102,12 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                     json.write_all(b",")?;
                 }
                 json.write_all(b"\n")?;
-                json.write_all(&rendered.json)?;
+                match rendered.json {
+                    Json::Bytes(bytes) => json.write_all(&bytes)?,
+                    Json::File(mut file) => {
+                        std::io::copy(&mut file, json)?;
+                    }
+                }
                 versions.push((rendered.summary.name.clone(), rendered.versions));
                 reports.append(rendered.reports)?;
                 summaries.push(rendered.summary);
@@ -143,12 +149,21 @@ fn history_file(page: &str) -> String {
     format!("{HISTORY_DIR}/{}.json", page.trim_end_matches(".html"))
 }
 
+/// Environments with more containers than this hand their JSON over in a file.
+const SPOOL_JSON_CONTAINERS: usize = 50_000;
+
+/// An environment's entry of `status.json`.
+enum Json {
+    Bytes(Vec<u8>),
+    File(std::fs::File),
+}
+
 /// What one worker hands back for one environment.
 struct Rendered {
     summary: EnvSummary,
     versions: EnvVersions,
     /// The environment's entry of `status.json`.
-    json: Vec<u8>,
+    json: Json,
     /// Its part of the JUnit and metrics files.
     reports: Fragments,
 }
@@ -180,8 +195,21 @@ impl Job<'_> {
         if let Some(history) = &history {
             write_atomic(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
         }
-        let mut json = Vec::with_capacity(4096 + env.counts.containers * 200);
-        serde_json::to_writer(&mut json, &*env)?;
+        let json = if env.counts.containers > SPOOL_JSON_CONTAINERS {
+            // A huge environment's JSON waits in a file, not in memory.
+            let mut file = tempfile::tempfile_in(self.site)
+                .with_context(|| format!("cannot create a work file in {}", self.site.display()))?;
+            let mut w = std::io::BufWriter::new(&mut file);
+            serde_json::to_writer(&mut w, &*env)?;
+            w.flush()?;
+            drop(w);
+            file.seek(std::io::SeekFrom::Start(0))?;
+            Json::File(file)
+        } else {
+            let mut bytes = Vec::with_capacity(4096 + env.counts.containers * 200);
+            serde_json::to_writer(&mut bytes, &*env)?;
+            Json::Bytes(bytes)
+        };
         let reports = reports.fragments(&env)?;
         Ok(Rendered { summary: EnvSummary::of(&env, history.as_ref()), versions: versions::of(&env), json, reports })
     }

@@ -14,7 +14,8 @@ use minijinja::value::{Enumerator, Object, ObjectRepr};
 use crate::model::{Container, Environment, Host};
 use crate::status::exit_code_meaning;
 
-/// An environment. Fields as in `status.json`; `hosts` in file order.
+/// An environment. Fields as in `status.json`, plus `summarised` (the page lists
+/// only containers that need a look); `hosts` in file order.
 #[derive(Debug)]
 pub struct EnvView(pub Arc<Environment>);
 
@@ -26,17 +27,36 @@ pub struct HostList {
 }
 
 /// A host. Fields as in `status.json`, plus `problems` (how many of its containers
-/// are problems) and `has_problem` (unreachable or any problem container).
+/// are problems), `has_problem` (unreachable or any problem container) and
+/// `unlisted` (containers left off a page summarised for its size).
 #[derive(Debug)]
 pub struct HostView {
     env: Arc<Environment>,
     host: usize,
 }
 
+/// The containers of a host a page lists: all of them, or on a page summarised
+/// for its size only those that need a look.
 #[derive(Debug)]
 struct ContainerList {
     env: Arc<Environment>,
     host: usize,
+    listed: Option<Vec<usize>>,
+}
+
+/// Above this many containers an environment page lists only the containers
+/// that need a look (problems, known issues, restarts); the rest are
+/// counted per host. status.json always has every container.
+pub const FULL_PAGE_CONTAINERS: usize = 5_000;
+
+/// Whether `env`'s page is summarised for its size.
+pub fn summarised(env: &Environment) -> bool {
+    env.counts.containers > FULL_PAGE_CONTAINERS
+}
+
+/// Worth a row even on a summarised page.
+fn needs_a_look(c: &Container) -> bool {
+    c.problem || c.known.is_some() || c.restarts > 0
 }
 
 /// A container. Fields as in `status.json`, plus `exit_meaning` (what its exit
@@ -60,6 +80,19 @@ impl HostList {
 impl HostView {
     fn host(&self) -> &Host {
         &self.env.hosts[self.host]
+    }
+
+    fn containers(&self) -> ContainerList {
+        let listed = summarised(&self.env).then(|| {
+            self.host().containers.iter().enumerate().filter(|(_, c)| needs_a_look(c)).map(|(i, _)| i).collect()
+        });
+        ContainerList { env: self.env.clone(), host: self.host, listed }
+    }
+}
+
+impl ContainerList {
+    fn len(&self) -> usize {
+        self.listed.as_ref().map_or(self.env.hosts[self.host].containers.len(), Vec::len)
     }
 }
 
@@ -90,6 +123,7 @@ impl Object for EnvView {
             "stale" => Value::from(env.stale),
             "degraded" => Value::from(env.degraded),
             "group" => Value::from_serialize(&env.group),
+            "summarised" => Value::from(summarised(env)),
             "hosts" => Value::from_object(HostList { env: env.clone(), order: (0..env.hosts.len()).collect() }),
             _ => return None,
         })
@@ -110,6 +144,7 @@ impl Object for EnvView {
             "stale",
             "degraded",
             "group",
+            "summarised",
             "hosts",
         ])
     }
@@ -140,13 +175,14 @@ impl Object for HostView {
             "known" => Value::from_serialize(&host.known),
             "problems" => Value::from(host.problems()),
             "has_problem" => Value::from(host.has_problem()),
-            "containers" => Value::from_object(ContainerList { env: self.env.clone(), host: self.host }),
+            "containers" => Value::from_object(self.containers()),
+            "unlisted" => Value::from(self.host().containers.len() - self.containers().len()),
             _ => return None,
         })
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["name", "reach", "detail", "known", "problems", "has_problem", "containers"])
+        Enumerator::Str(&["name", "reach", "detail", "known", "problems", "has_problem", "containers", "unlisted"])
     }
 }
 
@@ -156,13 +192,16 @@ impl Object for ContainerList {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let index = key.as_usize()?;
-        (index < self.env.hosts[self.host].containers.len())
-            .then(|| Value::from_object(ContainerView { env: self.env.clone(), host: self.host, index }))
+        let at = key.as_usize()?;
+        let index = match &self.listed {
+            Some(listed) => *listed.get(at)?,
+            None => (at < self.len()).then_some(at)?,
+        };
+        Some(Value::from_object(ContainerView { env: self.env.clone(), host: self.host, index }))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Seq(self.env.hosts[self.host].containers.len())
+        Enumerator::Seq(self.len())
     }
 }
 
@@ -232,5 +271,26 @@ mod tests {
             out,
             "e problem 1|bad-host:1:db/exited/137/killed (SIGKILL), often out of memory/True;ok-host:0:web/running/None/None/False;|ok-host,bad-host"
         );
+    }
+
+    #[test]
+    fn big_pages_list_only_what_needs_a_look() {
+        let mut host = Host::new("h");
+        for i in 0..=FULL_PAGE_CONTAINERS {
+            let status = if i == 7 { "Exited (1) 1 hour ago" } else { "Up 2 days" };
+            host.containers.push(Container::from_row(&format!("c{i}"), status, "img:1", None));
+        }
+        let mut env = Environment::new("big", "big.html", "big.txt");
+        env.hosts.push(host);
+        env.finish();
+        let env = Arc::new(env);
+        let ctx = minijinja::context! { env => Value::from_object(EnvView(env.clone())) };
+        let out = minijinja::Environment::new()
+            .render_str(
+                "{{ env.summarised }}|{% for h in env.hosts %}{{ h.unlisted }}|{% for c in h.containers %}{{ c.name }},{% endfor %}{% endfor %}",
+                ctx,
+            )
+            .unwrap();
+        assert_eq!(out, format!("True|{}|c7,", FULL_PAGE_CONTAINERS));
     }
 }
