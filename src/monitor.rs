@@ -15,35 +15,11 @@ pub const CRASH_LOOP_RESTARTS: usize = 3;
 /// Docker's durations are coarse; an uptime must fall short by more than this to count as a restart.
 const UPTIME_SLACK_SECONDS: u64 = 90;
 
-/// A known issue or maintenance window, as the master page shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Notice {
-    pub environment: String,
-    pub host: Option<String>,
-    pub container: Option<String>,
-    pub text: String,
-    pub start: Option<Timestamp>,
-    pub expires: Option<Timestamp>,
-}
-
-impl Notice {
-    fn of(k: &Known) -> Notice {
-        Notice {
-            environment: k.environment.clone(),
-            host: k.host.clone(),
-            container: k.container.clone(),
-            text: k.text.clone(),
-            start: k.start,
-            expires: k.expires,
-        }
-    }
-}
-
 /// Known issues in force now, and maintenance announced for later.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Notices {
-    pub active: Vec<Notice>,
-    pub upcoming: Vec<Notice>,
+    pub active: Vec<Known>,
+    pub upcoming: Vec<Known>,
 }
 
 /// The settings of one run, ready to apply to each environment.
@@ -52,7 +28,6 @@ pub struct Monitor {
     settings: Settings,
     now: Timestamp,
     stale_after: Option<SignedDuration>,
-    active: Vec<Known>,
     pub notices: Notices,
 }
 
@@ -61,7 +36,6 @@ impl Monitor {
     pub fn new(settings: Settings, now: Timestamp) -> anyhow::Result<Monitor> {
         let stale_after = settings.stale_threshold()?;
         let mut notices = Notices::default();
-        let mut active = Vec::new();
         for k in &settings.known {
             if k.expires.is_some_and(|e| e <= now) {
                 log::warn!(
@@ -71,13 +45,12 @@ impl Monitor {
                     k.expires.unwrap_or(now)
                 );
             } else if k.start.is_some_and(|s| s > now) {
-                notices.upcoming.push(Notice::of(k));
+                notices.upcoming.push(k.clone());
             } else {
-                notices.active.push(Notice::of(k));
-                active.push(k.clone());
+                notices.active.push(k.clone());
             }
         }
-        Ok(Monitor { settings, now, stale_after, active, notices })
+        Ok(Monitor { settings, now, stale_after, notices })
     }
 
     pub fn settings(&self) -> &Settings {
@@ -157,7 +130,7 @@ impl Monitor {
     }
 
     fn mark_known(&self, env: &mut Environment) {
-        for k in self.active.iter().filter(|k| matches(&k.environment, &env.name)) {
+        for k in self.notices.active.iter().filter(|k| matches(&k.environment, &env.name)) {
             for host in env.hosts.iter_mut().filter(|h| k.host.as_deref().is_none_or(|p| matches(p, &h.name))) {
                 if host.reach != Reach::Ok && k.container.is_none() {
                     host.known = Some(k.text.clone());

@@ -68,7 +68,7 @@ pub struct Expect {
 }
 
 /// A problem the team already knows about, or planned maintenance.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Known {
     /// Environment name pattern.
