@@ -16,7 +16,6 @@ use crate::history::{EnvHistory, Run};
 use crate::model::{Counts, EnvStatus, Environment};
 use crate::monitor::{Monitor, Notices};
 use crate::site::display_time;
-use crate::status::exit_code_meaning;
 use crate::versions::Matrix;
 use crate::view::{EnvView, HostList};
 
@@ -42,7 +41,6 @@ impl Templates {
         jinja.set_debug(true);
         // Every value is escaped, whatever the file name; `|safe` is never used on input.
         jinja.set_auto_escape_callback(|_| AutoEscape::Html);
-        jinja.add_function("exit_meaning", |code: i32| exit_code_meaning(code).unwrap_or(""));
         let mut sources: Vec<(String, String, String)> =
             BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string(), format!("built-in {n}"))).collect();
         if let Some(dir) = overrides {
