@@ -2,6 +2,7 @@
 //! page → write `status.json` → write `index.html` last, so the master page never
 //! links to a page that is not there yet.
 
+use std::collections::HashSet;
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,7 +17,7 @@ use crate::discover::{InputFile, discover, slugs};
 use crate::history::EnvHistory;
 use crate::model::Environment;
 use crate::monitor::Monitor;
-use crate::output::{SiteLock, Staging, carry_foreign_files, write_atomic, write_manifest};
+use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
 use crate::parse::parse_file;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Reports};
@@ -85,7 +86,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let mut summaries = Vec::with_capacity(files.len());
     let mut versions = Vec::with_capacity(files.len());
     let mut matrix = Matrix::default();
-    write_atomic(&status_path, |json| {
+    write_file(&status_path, |json| {
         write!(
             json,
             "{{\"generated_at\":\"{}\",\"generator\":\"envdash {}\",\"stale_after_seconds\":{},\"environments\":[",
@@ -120,10 +121,10 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         writeln!(json, "\"versions\":{}}}", serde_json::to_string(&matrix)?)?;
         Ok(())
     })?;
-    write_atomic(&site.join(VERSIONS_PAGE), |w| {
+    write_file(&site.join(VERSIONS_PAGE), |w| {
         templates.render(VERSIONS_PAGE, versions_page(&common, &matrix, &summaries), w)
     })?;
-    write_atomic(&site.join("index.html"), |w| {
+    write_file(&site.join("index.html"), |w| {
         templates.render("index.html", IndexPage::new(&common, &summaries, &monitor), w)
     })?;
     reports.finish(&Totals::of(&summaries))?;
@@ -134,7 +135,11 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     written.extend(pages);
     written.extend(["status.json".to_owned(), VERSIONS_PAGE.to_owned(), "index.html".to_owned()]);
     write_manifest(site, &written)?;
-    carry_foreign_files(staging.target(), site, &[HISTORY_DIR, BADGES_DIR])?;
+    let mut keep: HashSet<String> = written.into_iter().collect();
+    keep.insert(MANIFEST.to_owned());
+    keep.extend(carry_foreign_files(staging.target(), site, &[HISTORY_DIR, BADGES_DIR])?);
+    // Badges are pruned by the reports, which know which they wrote.
+    staging.prune(&keep, &[BADGES_DIR])?;
     staging.commit()?;
     let totals = Totals::of(&summaries);
     Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals })
@@ -189,11 +194,9 @@ impl Job<'_> {
             .then(|| EnvHistory::load(&self.previous.join(&history_file), &env.name));
         let history = self.monitor.apply(&mut env, previous);
         let env = Arc::new(env);
-        write_atomic(&self.site.join(&env.page), |w| {
-            self.templates.render("env.html", env_page(self.common, &env), w)
-        })?;
+        write_file(&self.site.join(&env.page), |w| self.templates.render("env.html", env_page(self.common, &env), w))?;
         if let Some(history) = &history {
-            write_atomic(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
+            write_file(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
         }
         let json = if env.counts.containers > SPOOL_JSON_CONTAINERS {
             // A huge environment's JSON waits in a file, not in memory.
