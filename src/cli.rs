@@ -315,6 +315,10 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Publish(args) => {
             let cfg = args.s3.into_config(args.site, args.bucket, quiet)?;
+            // A render swapping the site in the middle would make this upload half of each.
+            let _lock = crate::output::SiteLock::acquire(&cfg.site)
+                .map_err(|e| log::warn!("{e:#}; publishing without the lock"))
+                .ok();
             let report = crate::publish::publish(&cfg)?;
             say(report.summary_line());
             None

@@ -30,6 +30,9 @@ pub struct RenderReport {
     /// Sorted by name.
     pub environments: Vec<EnvSummary>,
     pub totals: Totals,
+    /// The output folder stays locked while the report lives, so that `run` can
+    /// publish the site it rendered before another run swaps in a newer one.
+    pub lock: SiteLock,
 }
 
 impl RenderReport {
@@ -67,7 +70,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let keep_history = cfg.settings.history_runs() > 0;
     // The new site is built beside the old one and swapped in at the end: a run
     // that fails or is killed leaves the previous site whole.
-    let _lock = SiteLock::acquire(&cfg.out)?;
+    let lock = SiteLock::acquire(&cfg.out)?;
     let staging = Staging::create(&cfg.out)?;
     let site = staging.path();
     if keep_history {
@@ -142,7 +145,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     staging.prune(&keep, &[BADGES_DIR])?;
     staging.commit()?;
     let totals = Totals::of(&summaries);
-    Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals })
+    Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals, lock })
 }
 
 /// Where each environment's history is kept, inside the site.
