@@ -213,7 +213,7 @@ pub struct IndexPage<'a> {
 }
 
 impl<'a> IndexPage<'a> {
-    pub fn new(common: &'a Common, envs: &'a [EnvSummary], monitor: &'a Monitor) -> IndexPage<'a> {
+    pub fn new(common: &'a Common, envs: &'a [EnvSummary], totals: Totals, monitor: &'a Monitor) -> IndexPage<'a> {
         let mut environments: Vec<&EnvSummary> = envs.iter().collect();
         environments.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| a.name.cmp(&b.name)));
         let groups = &monitor.settings().groups;
@@ -237,7 +237,7 @@ impl<'a> IndexPage<'a> {
             }
             sections
         };
-        IndexPage { common, environments, sections, notices: &monitor.notices, totals: Totals::of(envs) }
+        IndexPage { common, environments, sections, notices: &monitor.notices, totals }
     }
 }
 

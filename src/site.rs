@@ -89,6 +89,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let mut summaries = Vec::with_capacity(files.len());
     let mut versions = Vec::with_capacity(files.len());
     let mut matrix = Matrix::default();
+    let mut totals = Totals::default();
     write_file(&status_path, |json| {
         write!(
             json,
@@ -117,8 +118,8 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                 summaries.push(rendered.summary);
             }
         }
-        matrix = versions::matrix(std::mem::take(&mut versions), cfg.settings.reference.as_deref());
-        let totals = Totals::of(&summaries);
+        matrix = versions::matrix(versions, cfg.settings.reference.as_deref());
+        totals = Totals::of(&summaries);
         write!(json, "\n],\"totals\":{},", serde_json::to_string(&totals)?)?;
         write!(json, "\"notices\":{},", serde_json::to_string(&monitor.notices)?)?;
         writeln!(json, "\"versions\":{}}}", serde_json::to_string(&matrix)?)?;
@@ -128,9 +129,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         templates.render(VERSIONS_PAGE, versions_page(&common, &matrix, &summaries), w)
     })?;
     write_file(&site.join("index.html"), |w| {
-        templates.render("index.html", IndexPage::new(&common, &summaries, &monitor), w)
+        templates.render("index.html", IndexPage::new(&common, &summaries, totals, &monitor), w)
     })?;
-    reports.finish(&Totals::of(&summaries))?;
+    reports.finish(&totals)?;
     let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
     if keep_history {
         written.extend(pages.iter().map(|p| history_file(p)));
@@ -144,7 +145,6 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     // Badges are pruned by the reports, which know which they wrote.
     staging.prune(&keep, &[BADGES_DIR])?;
     staging.commit()?;
-    let totals = Totals::of(&summaries);
     Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals, lock })
 }
 
@@ -240,6 +240,7 @@ pub fn display_time(t: Timestamp) -> (String, String) {
 }
 
 /// Reads and parses one file. Never fails: what goes wrong is in the environment.
+/// Its counts and verdict are left to [`Monitor::apply`], which runs next.
 pub fn load_environment(file: &InputFile, page: &str) -> Environment {
     let mut env = Environment::new(&file.name, page, &file.rel);
     match std::fs::read(&file.path) {
@@ -259,7 +260,6 @@ pub fn load_environment(file: &InputFile, page: &str) -> Environment {
     if let Some(e) = &env.error {
         log::warn!("{}: {e}; environment {:?} is shown as unknown", file.path.display(), env.name);
     }
-    env.finish();
     env
 }
 

@@ -149,14 +149,10 @@ impl ContainerView {
     }
 }
 
-fn str_key(key: &Value) -> Option<&str> {
-    key.as_str()
-}
-
 impl Object for EnvView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let env = &self.0;
-        Some(match str_key(key)? {
+        Some(match key.as_str()? {
             "name" => Value::from(env.name.as_str()),
             "page" => Value::from(env.page.as_str()),
             "source" => Value::from(env.source.as_str()),
@@ -215,7 +211,7 @@ impl Object for HostList {
 impl Object for HostView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let host = self.host();
-        Some(match str_key(key)? {
+        Some(match key.as_str()? {
             "name" => Value::from(host.name.as_str()),
             "reach" => Value::from_serialize(host.reach),
             "detail" => Value::from_serialize(&host.detail),
@@ -268,7 +264,7 @@ impl Object for ContainerList {
 impl Object for ContainerView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let c = self.container();
-        Some(match str_key(key)? {
+        Some(match key.as_str()? {
             "name" => Value::from(c.name.as_str()),
             "image" => Value::from(c.image.as_str()),
             "version" => Value::from(c.version.as_str()),
