@@ -179,13 +179,46 @@ impl Staging {
     }
 }
 
-/// Writes a file of a site being built: created, or truncated in place.
+/// Writes a file of a site being built: created, or overwritten in place.
+///
+/// An existing file is overwritten from its start and then cut to the new
+/// length, never truncated to zero first: on ext4 a file truncated to zero is
+/// flushed to disk when it is closed (`auto_da_alloc`), which made every page a
+/// synchronous write.
 pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let file = File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    let context = || format!("cannot write {}", path.display());
+    let file = File::options().write(true).create(true).truncate(false).open(path).with_context(context)?;
     let mut writer = BufWriter::with_capacity(64 * 1024, file);
-    fill(&mut writer).with_context(|| format!("cannot write {}", path.display()))?;
-    writer.flush().with_context(|| format!("cannot write {}", path.display()))?;
+    let mut counted = Counted { inner: &mut writer, written: 0 };
+    fill(&mut counted).with_context(context)?;
+    let written = counted.written;
+    let file = writer.into_inner().map_err(|e| e.into_error()).with_context(context)?;
+    file.set_len(written).with_context(context)?;
     Ok(())
+}
+
+/// Counts the bytes that pass through it.
+struct Counted<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.inner.write_all(buf)?;
+        self.written += buf.len() as u64;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Removes links from a build folder: carried-over files of others (hard links
@@ -329,6 +362,19 @@ mod tests {
         assert!(!site.join("old.html").exists() && !site.join("new.html").exists());
         assert_eq!(fs::read_to_string(site.join("robots.txt")).unwrap(), "mine", "carried again");
         assert_eq!(fs::read_to_string(spare.join("robots.txt")).unwrap(), "mine", "the live copy was never truncated");
+    }
+
+    #[test]
+    fn write_file_overwrites_in_place_and_cuts_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("page.html");
+        write_file(&p, |w| Ok(w.write_all(b"a long first version")?)).unwrap();
+        write_file(&p, |w| Ok(write!(w, "short")?)).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"short", "no tail of the longer old file is left");
+        write_file(&p, |w| Ok(w.write_all(b"longer than short")?)).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"longer than short");
+        write_file(&p, |_| Ok(())).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"", "an empty page is empty");
     }
 
     #[test]
