@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::model::EnvStatus;
+use crate::status::lookup_ci;
 
 /// One past run of one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,27 +70,31 @@ pub fn duration_range(text: &str) -> Option<(u64, u64)> {
     const HOUR: u64 = 3600;
     const DAY: u64 = 86_400;
     let text = text.trim().trim_end_matches(" ago").trim();
-    let lower = text.to_ascii_lowercase();
-    match lower.as_str() {
-        "less than a second" => return Some((0, 1)),
-        "about a minute" => return Some((MIN, 2 * MIN)),
-        "about an hour" => return Some((HOUR, HOUR + HOUR / 2)),
-        _ => {}
+    let fixed = [
+        ("less than a second", (0, 1)),
+        ("about a minute", (MIN, 2 * MIN)),
+        ("about an hour", (HOUR, HOUR + HOUR / 2)),
+    ];
+    if let Some(range) = lookup_ci(text, &fixed) {
+        return Some(range);
     }
-    let (n, unit) = lower.split_once(' ')?;
+    let (n, unit) = text.split_once(' ')?;
     let n: u64 = n.parse().ok()?;
-    let unit = unit.trim_end_matches('s');
-    Some(match unit {
-        "second" => (n, n + 1),
-        "minute" => (n * MIN, (n + 1) * MIN),
-        // Hours are rounded to the nearest.
-        "hour" => ((n * HOUR).saturating_sub(HOUR / 2), n * HOUR + HOUR / 2),
-        "day" => (n * DAY, (n + 1) * DAY),
-        "week" => (n * 7 * DAY, (n + 1) * 7 * DAY),
-        "month" => (n * 30 * DAY, (n + 1) * 30 * DAY),
-        "year" => (n * 365 * DAY, (n + 1) * 365 * DAY),
-        _ => return None,
-    })
+    let unit = unit.strip_suffix(['s', 'S']).unwrap_or(unit);
+    // (seconds per unit, rounding): hours are rounded to the nearest, the rest down.
+    let (size, nearest) = lookup_ci(
+        unit,
+        &[
+            ("second", (1, false)),
+            ("minute", (MIN, false)),
+            ("hour", (HOUR, true)),
+            ("day", (DAY, false)),
+            ("week", (7 * DAY, false)),
+            ("month", (30 * DAY, false)),
+            ("year", (365 * DAY, false)),
+        ],
+    )?;
+    Some(if nearest { ((n * size).saturating_sub(size / 2), n * size + size / 2) } else { (n * size, (n + 1) * size) })
 }
 
 /// Uptime range of a running container: `Up 3 weeks (healthy)` → 21..28 days.

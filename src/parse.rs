@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use crate::model::{Container, Host, Layout, Reach};
-use crate::status::State;
+use crate::status::{State, lookup_ci};
 
 /// At most this many warnings are kept per file; the rest are only counted.
 pub const MAX_LISTED_WARNINGS: usize = 100;
@@ -48,17 +48,28 @@ impl ParsedFile {
 #[derive(Default)]
 struct Hosts {
     list: Vec<Host>,
+    /// Name → (position in `list`, line first seen on).
     index: HashMap<String, (usize, usize)>,
+    /// The last host asked for: CSV rows of one host usually come together.
+    last: Option<(usize, usize)>,
 }
 
 impl Hosts {
     /// The host named `name`, created when new. Returns the line it was first seen on
     /// when this is a repeat.
     fn get(&mut self, name: &str, line: usize) -> (&mut Host, Option<usize>) {
+        if let Some((i, first)) = self.last.filter(|&(i, _)| self.list[i].name == name) {
+            return (&mut self.list[i], Some(first));
+        }
         match self.index.get(name) {
-            Some(&(i, first)) => (&mut self.list[i], Some(first)),
+            Some(&(i, first)) => {
+                self.last = Some((i, first));
+                (&mut self.list[i], Some(first))
+            }
             None => {
-                self.index.insert(name.to_owned(), (self.list.len(), line));
+                let at = (self.list.len(), line);
+                self.index.insert(name.to_owned(), at);
+                self.last = Some(at);
                 self.list.push(Host::new(name));
                 (self.list.last_mut().expect("just pushed"), None)
             }
@@ -296,11 +307,17 @@ fn csv_row(out: &mut ParsedFile, hosts: &mut Hosts, columns: &Columns, record: &
         }
         return;
     }
-    let reach = match state.to_ascii_lowercase().replace('-', "_").as_str() {
-        "unreachable" => Some(Reach::Unreachable),
-        "docker_unavailable" | "no_docker" | "nodocker" => Some(Reach::DockerUnavailable),
-        _ => None,
-    };
+    let reach = lookup_ci(
+        state,
+        &[
+            ("unreachable", Reach::Unreachable),
+            ("docker_unavailable", Reach::DockerUnavailable),
+            ("docker-unavailable", Reach::DockerUnavailable),
+            ("no_docker", Reach::DockerUnavailable),
+            ("no-docker", Reach::DockerUnavailable),
+            ("nodocker", Reach::DockerUnavailable),
+        ],
+    );
     let (entry, _) = hosts.get(host, lineno);
     if let Some(reach) = reach {
         entry.reach = reach;

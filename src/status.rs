@@ -41,17 +41,22 @@ impl State {
 
     /// Reads Docker's `State` field (`docker ps --format '{{.State}}'`).
     pub fn from_engine_word(word: &str) -> Option<State> {
-        let state = match word.trim().to_ascii_lowercase().as_str() {
-            "running" | "up" => State::Running,
-            "exited" | "stopped" => State::Exited,
-            "restarting" => State::Restarting,
-            "paused" => State::Paused,
-            "created" | "configured" | "initialized" => State::Created,
-            "dead" => State::Dead,
-            "removing" => State::Removing,
-            _ => return None,
-        };
-        Some(state)
+        lookup_ci(
+            word.trim(),
+            &[
+                ("running", State::Running),
+                ("up", State::Running),
+                ("exited", State::Exited),
+                ("stopped", State::Exited),
+                ("restarting", State::Restarting),
+                ("paused", State::Paused),
+                ("created", State::Created),
+                ("configured", State::Created),
+                ("initialized", State::Created),
+                ("dead", State::Dead),
+                ("removing", State::Removing),
+            ],
+        )
     }
 }
 
@@ -76,6 +81,12 @@ impl Health {
     }
 }
 
+/// The value of the first word in `table` equal to `word`, ignoring ASCII case.
+/// Lower-casing a copy first cost an allocation per row.
+pub fn lookup_ci<T: Copy>(word: &str, table: &[(&str, T)]) -> Option<T> {
+    table.iter().find(|(w, _)| w.eq_ignore_ascii_case(word)).map(|&(_, value)| value)
+}
+
 /// Everything the STATUS column tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ParsedStatus {
@@ -94,12 +105,18 @@ pub fn parse_status(raw: &str) -> ParsedStatus {
         // The suffix in parentheses carries pause and health: `(Paused)`, `(healthy)`,
         // `(unhealthy)`, `(health: starting)` (Docker) or `(starting)` (Podman).
         for group in paren_groups(rest) {
-            match group.to_ascii_lowercase().as_str() {
-                "paused" => out.state = State::Paused,
-                "healthy" => out.health = Health::Healthy,
-                "unhealthy" => out.health = Health::Unhealthy,
-                "health: starting" | "starting" => out.health = Health::Starting,
-                _ => {}
+            if group.eq_ignore_ascii_case("paused") {
+                out.state = State::Paused;
+            } else if let Some(health) = lookup_ci(
+                group,
+                &[
+                    ("healthy", Health::Healthy),
+                    ("unhealthy", Health::Unhealthy),
+                    ("health: starting", Health::Starting),
+                    ("starting", Health::Starting),
+                ],
+            ) {
+                out.health = health;
             }
         }
     } else if let Some(rest) = strip_prefix_ci(s, "Exited") {
