@@ -3,11 +3,12 @@
 //! small JSON file per environment (`history/<page>.json` in the site), read
 //! and written by the worker that renders that environment.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::EnvStatus;
 use crate::status::lookup_ci;
@@ -43,7 +44,85 @@ pub struct EnvHistory {
     /// Oldest first, at most the configured number of runs.
     pub runs: Vec<Run>,
     /// By host, then container name.
-    pub hosts: BTreeMap<String, BTreeMap<String, Track>>,
+    pub hosts: BTreeMap<String, Tracks>,
+}
+
+/// The containers of one host, in the order last seen: a JSON object from
+/// container name to [`Track`]. Kept as a list, not a map, because a host's
+/// containers come back in the same order run after run, so each is found at
+/// its old place without a search; a container that moved is found through
+/// an index built the first time one does. Duplicate names each keep their
+/// own entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tracks {
+    list: Vec<(String, Track)>,
+    /// Name → positions in `list`, built on the first miss.
+    index: Option<HashMap<String, Vec<usize>>>,
+}
+
+impl Tracks {
+    pub fn push(&mut self, name: String, track: Track) {
+        self.list.push((name, track));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Takes the track of `name`, looking first at position `at` (where the
+    /// container was last time if nothing moved). Each entry is taken once.
+    pub fn take(&mut self, name: &str, at: usize) -> Option<Track> {
+        if name.is_empty() {
+            return None;
+        }
+        if let Some((n, track)) = self.list.get_mut(at).filter(|(n, _)| n == name) {
+            n.clear(); // taken: never a container's name
+            return Some(std::mem::take(track));
+        }
+        let index = self.index.get_or_insert_with(|| {
+            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, (n, _)) in self.list.iter().enumerate().filter(|(_, (n, _))| !n.is_empty()) {
+                index.entry(n.clone()).or_default().push(i);
+            }
+            index
+        });
+        let positions = index.get_mut(name)?;
+        while let Some(i) = positions.first().copied() {
+            positions.remove(0);
+            let (n, track) = &mut self.list[i];
+            if !n.is_empty() {
+                n.clear();
+                return Some(std::mem::take(track));
+            }
+        }
+        None
+    }
+}
+
+impl Serialize for Tracks {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.list.iter().filter(|(n, _)| !n.is_empty()).map(|(n, t)| (n, t)))
+    }
+}
+
+impl<'de> Deserialize<'de> for Tracks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tracks, D::Error> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = Tracks;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map from container name to its track")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tracks, A::Error> {
+                let mut tracks = Tracks { list: Vec::with_capacity(map.size_hint().unwrap_or(0)), index: None };
+                while let Some((name, track)) = map.next_entry::<String, Track>()? {
+                    tracks.push(name, track);
+                }
+                Ok(tracks)
+            }
+        }
+        d.deserialize_map(Pairs)
+    }
 }
 
 impl EnvHistory {
@@ -69,7 +148,8 @@ pub fn duration_range(text: &str) -> Option<(u64, u64)> {
     const MIN: u64 = 60;
     const HOUR: u64 = 3600;
     const DAY: u64 = 86_400;
-    let text = text.trim().trim_end_matches(" ago").trim();
+    let text = text.trim();
+    let text = text.strip_suffix(" ago").unwrap_or(text).trim_end();
     let fixed = [
         ("less than a second", (0, 1)),
         ("about a minute", (MIN, 2 * MIN)),
@@ -141,6 +221,22 @@ mod tests {
         assert_eq!(stopped_ago("Exited (137) 2 hours ago"), Some((5400, 9000)));
         assert_eq!(stopped_ago("Restarting (1) 5 seconds ago"), Some((5, 6)));
         assert_eq!(stopped_ago("Up 2 hours"), None);
+    }
+
+    #[test]
+    fn tracks_are_found_where_they_were_or_wherever_they_moved() {
+        let track = |up| Track { up: Some(up), ..Track::default() };
+        let json = r#"{"web":{"up":1},"db":{"up":2},"web":{"up":3},"cache":{"up":4}}"#;
+        let mut tracks: Tracks = serde_json::from_str(json).unwrap();
+        assert_eq!(serde_json::to_string(&tracks).unwrap(), json, "file order and duplicates are kept");
+        assert_eq!(tracks.take("db", 1), Some(track(2)), "in place");
+        assert_eq!(tracks.take("cache", 0), Some(track(4)), "moved");
+        assert_eq!(tracks.take("web", 1), Some(track(1)), "duplicates in order");
+        assert_eq!(tracks.take("web", 2), Some(track(3)));
+        assert_eq!(tracks.take("web", 0), None, "each entry is taken once");
+        assert_eq!(tracks.take("db", 1), None);
+        assert_eq!(tracks.take("", 1), None, "a taken slot matches nothing");
+        assert_eq!(serde_json::to_string(&tracks).unwrap(), "{}");
     }
 
     #[test]

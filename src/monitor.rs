@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::history::{EnvHistory, Run, Track, stopped_ago, uptime};
+use crate::history::{EnvHistory, Run, Track, Tracks, stopped_ago, uptime};
 use crate::model::{Container, Environment, Host, Reach};
 use crate::settings::{Known, Settings, matches};
 use crate::status::State;
@@ -161,9 +161,9 @@ impl Monitor {
             // Taken out of the old history as they are used: the old and the new
             // history of a huge environment are never both whole in memory.
             let mut before_host = previous.hosts.remove(&host.name).unwrap_or_default();
-            let mut tracks = std::collections::BTreeMap::new();
-            for c in host.containers.iter_mut().filter(|c| c.state != State::Missing) {
-                let before = before_host.remove(&c.name);
+            let mut tracks = Tracks::default();
+            for (at, c) in host.containers.iter_mut().filter(|c| c.state != State::Missing).enumerate() {
+                let before = before_host.take(&c.name, at);
                 let before = before.as_ref();
                 let mut restarts: Vec<Timestamp> = before
                     .map(|t| t.restarts.iter().copied().filter(|r| window_start.is_none_or(|w| *r >= w)).collect())
@@ -185,7 +185,7 @@ impl Monitor {
                     c.since = before.and_then(|t| t.since).or_else(|| self.problem_start(c));
                 }
                 if keep_history {
-                    tracks.insert(c.name.clone(), Track { up: up.map(|(min, _)| min), since: c.since, restarts });
+                    tracks.push(c.name.clone(), Track { up: up.map(|(min, _)| min), since: c.since, restarts });
                 }
             }
             if !tracks.is_empty() {
