@@ -111,19 +111,39 @@ fn overlapping_runs_take_turns() {
     let (old_in, new_in, out) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("site"));
     fleet(&old_in, 40, "Up 3 weeks");
     fleet(&new_in, 40, "Exited (1) 2 minutes ago");
-    // The first run holds the site; the second starts while it is going.
+    // The first run holds the site, and stays in the middle of its build until the
+    // test lets it go: one of its input files is a named pipe, which it blocks
+    // reading until the test writes to it. A fast run can then not finish before
+    // the second one starts.
+    let gate = old_in.join("zz-gate.txt");
+    assert!(Command::new("mkfifo").arg(&gate).status().unwrap().success());
     let first = render(&old_in, &out, OLD).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !dir.path().join(".site.envdash-build").exists() {
         assert!(Instant::now() < deadline, "the first run never started building");
         std::thread::sleep(Duration::from_millis(2));
     }
-    let second = render(&new_in, &out, NEW).spawn().unwrap();
+    let mut second = render(&new_in, &out, NEW).spawn().unwrap();
+    let (lines, said) = std::sync::mpsc::channel();
+    let stderr = second.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap();
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let waiting = std::iter::from_fn(|| said.recv_timeout(Duration::from_secs(30)).ok())
+        .any(|line| line.contains("another envdash run is writing"));
+    fs::write(&gate, "host-0.gate.example.io\nsvc,Up 3 weeks,img:1\n").unwrap(); // let the first run go
     let first = first.wait_with_output().unwrap();
-    let second = second.wait_with_output().unwrap();
-    assert!(first.status.success() && second.status.success());
-    let waited = String::from_utf8_lossy(&second.stderr);
-    assert!(waited.contains("another envdash run is writing"), "{waited}");
+    let second_status = second.wait().unwrap();
+    let waited = reader.join().unwrap();
+    assert!(first.status.success() && second_status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    assert!(waiting, "the second run did not wait for the first: {waited}");
     // The second ran after the first, on the first one's site: the new site is whole.
     assert_eq!(whole_site(&out), "new");
 }
