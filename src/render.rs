@@ -17,7 +17,7 @@ use crate::model::{Counts, EnvStatus, Environment};
 use crate::monitor::{Monitor, Notices};
 use crate::site::display_time;
 use crate::versions::Matrix;
-use crate::view::{EnvView, HostList};
+use crate::view::{EnvView, HostList, MatrixView};
 
 /// The built-in templates, by name.
 const BUILTIN: [(&str, &str); 4] = [
@@ -256,10 +256,10 @@ impl<'a> IndexPage<'a> {
 }
 
 /// The context of the version matrix page.
-pub fn versions_page(common: &Common, matrix: &Matrix, envs: &[EnvSummary]) -> Value {
+pub fn versions_page(common: &Common, matrix: Arc<Matrix>, envs: &[EnvSummary]) -> Value {
     let pages: std::collections::BTreeMap<&str, &str> =
         envs.iter().map(|e| (e.name.as_str(), e.page.as_str())).collect();
-    context! { matrix => Value::from_serialize(matrix), pages => Value::from_serialize(pages), ..Value::from_serialize(common) }
+    context! { matrix => Value::from_object(MatrixView(matrix)), pages => Value::from_serialize(pages), ..Value::from_serialize(common) }
 }
 
 #[cfg(test)]

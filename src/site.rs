@@ -21,7 +21,7 @@ use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file
 use crate::parse::parse_file;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Reports};
-use crate::versions::{self, EnvVersions, Matrix};
+use crate::versions::{self, EnvVersions};
 
 /// What a render produced.
 #[derive(Debug)]
@@ -88,7 +88,6 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let status_path = site.join("status.json");
     let mut summaries = Vec::with_capacity(files.len());
     let mut versions = Vec::with_capacity(files.len());
-    let mut matrix = Matrix::default();
     let mut totals = Totals::default();
     write_file(&status_path, |json| {
         write!(
@@ -118,18 +117,32 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                 summaries.push(rendered.summary);
             }
         }
-        matrix = versions::matrix(versions, cfg.settings.reference.as_deref());
+        let matrix = Arc::new(versions::matrix(std::mem::take(&mut versions), cfg.settings.reference.as_deref()));
         totals = Totals::of(&summaries);
+        // The matrix's JSON, the versions page and the master page are made at once.
+        let ((matrix_json, versions_written), index_written) = rayon::join(
+            || {
+                rayon::join(
+                    || serde_json::to_string(&*matrix),
+                    || {
+                        write_file(&site.join(VERSIONS_PAGE), |w| {
+                            templates.render(VERSIONS_PAGE, versions_page(&common, matrix.clone(), &summaries), w)
+                        })
+                    },
+                )
+            },
+            || {
+                write_file(&site.join("index.html"), |w| {
+                    templates.render("index.html", IndexPage::new(&common, &summaries, totals, &monitor), w)
+                })
+            },
+        );
+        versions_written?;
+        index_written?;
         write!(json, "\n],\"totals\":{},", serde_json::to_string(&totals)?)?;
         write!(json, "\"notices\":{},", serde_json::to_string(&monitor.notices)?)?;
-        writeln!(json, "\"versions\":{}}}", serde_json::to_string(&matrix)?)?;
+        writeln!(json, "\"versions\":{}}}", matrix_json?)?;
         Ok(())
-    })?;
-    write_file(&site.join(VERSIONS_PAGE), |w| {
-        templates.render(VERSIONS_PAGE, versions_page(&common, &matrix, &summaries), w)
-    })?;
-    write_file(&site.join("index.html"), |w| {
-        templates.render("index.html", IndexPage::new(&common, &summaries, totals, &monitor), w)
     })?;
     reports.finish(&totals)?;
     let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
