@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::model::EnvStatus;
+use crate::model::{EnvStatus, Text};
 use crate::status::lookup_ci;
 
 /// One past run of one environment.
@@ -55,13 +55,13 @@ pub struct EnvHistory {
 /// own entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tracks {
-    list: Vec<(String, Track)>,
+    list: Vec<(Text, Track)>,
     /// Name → positions in `list`, built on the first miss.
-    index: Option<HashMap<String, Vec<usize>>>,
+    index: Option<HashMap<Text, Vec<usize>>>,
 }
 
 impl Tracks {
-    pub fn push(&mut self, name: String, track: Track) {
+    pub fn push(&mut self, name: Text, track: Track) {
         self.list.push((name, track));
     }
 
@@ -80,7 +80,7 @@ impl Tracks {
             return Some(std::mem::take(track));
         }
         let index = self.index.get_or_insert_with(|| {
-            let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut index: HashMap<Text, Vec<usize>> = HashMap::new();
             for (i, (n, _)) in self.list.iter().enumerate().filter(|(_, (n, _))| !n.is_empty()) {
                 index.entry(n.clone()).or_default().push(i);
             }
@@ -115,7 +115,7 @@ impl<'de> Deserialize<'de> for Tracks {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Tracks, A::Error> {
                 let mut tracks = Tracks { list: Vec::with_capacity(map.size_hint().unwrap_or(0)), index: None };
-                while let Some((name, track)) = map.next_entry::<String, Track>()? {
+                while let Some((name, track)) = map.next_entry::<Text, Track>()? {
                     tracks.push(name, track);
                 }
                 Ok(tracks)

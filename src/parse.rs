@@ -350,7 +350,7 @@ mod tests {
     use crate::status::Health;
 
     fn names(p: &ParsedFile) -> Vec<(String, Vec<String>)> {
-        p.hosts.iter().map(|h| (h.name.clone(), h.containers.iter().map(|c| c.name.clone()).collect())).collect()
+        p.hosts.iter().map(|h| (h.name.clone(), h.containers.iter().map(|c| c.name.to_string()).collect())).collect()
     }
 
     const LEGACY: &str = "app-1.demo-int.example.io\n\

@@ -266,7 +266,7 @@ fn word(value: impl Serialize) -> String {
 /// The image as Docker names it: `repo:tag` or `repo@sha256:…`.
 fn image_ref(c: &Container) -> String {
     match c.version.as_str() {
-        "" => c.image.clone(),
+        "" => c.image.to_string(),
         v if v.contains(':') => format!("{}@{v}", c.image),
         v => format!("{}:{v}", c.image),
     }
