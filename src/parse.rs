@@ -150,14 +150,14 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
     let mut out = ParsedFile { layout: Some(Layout::Legacy), ..ParsedFile::default() };
     let mut hosts = Hosts::default();
     let mut current: Option<String> = None;
-    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+    for (i, raw) in lines(bytes).enumerate() {
         let lineno = i + 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.len() > MAX_LINE_BYTES {
             out.warn(lineno, format!("line is {} bytes long (limit {MAX_LINE_BYTES}); skipped", raw.len()));
             continue;
         }
-        if raw.contains(&0) {
+        if memchr::memchr(0, raw).is_some() {
             out.warn(lineno, "line contains NUL bytes; skipped");
             continue;
         }
@@ -166,7 +166,7 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
         if line.is_empty() {
             continue;
         }
-        if !line.contains(',') {
+        let Some((name, rest)) = split_comma(line) else {
             if docker_error(line) {
                 let name = current.clone().unwrap_or_else(|| NO_HOST.to_owned());
                 let (host, _) = hosts.get(&name, lineno);
@@ -182,11 +182,11 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
                 out.warn(lineno, "expected a host name or NAME,STATUS,IMAGE; skipped");
             }
             continue;
-        }
+        };
         // Trailing commas and extra columns are tolerated; fewer than three fields are not.
-        let mut fields = line.split(',').map(str::trim);
-        let (name, status, image) =
-            (fields.next().unwrap_or(""), fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        let (status, rest) = split_comma(rest).unwrap_or((rest, ""));
+        let image = split_comma(rest).map_or(rest, |(image, _)| image);
+        let (name, status, image) = (name.trim(), status.trim(), image.trim());
         if image.is_empty() {
             let found = line.trim_end_matches([',', ' ']).split(',').count();
             out.warn(lineno, format!("expected NAME,STATUS,IMAGE, found {found} fields"));
@@ -196,20 +196,41 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
             out.warn(lineno, "empty container name; skipped");
             continue;
         }
-        let host_name = match &current {
-            Some(h) => h.clone(),
-            None => {
-                if !hosts.index.contains_key(NO_HOST) {
-                    out.warn(lineno, format!("container line before any host line; listed under \"{NO_HOST}\""));
-                }
-                current = Some(NO_HOST.to_owned());
-                NO_HOST.to_owned()
+        if current.is_none() {
+            if !hosts.index.contains_key(NO_HOST) {
+                out.warn(lineno, format!("container line before any host line; listed under \"{NO_HOST}\""));
             }
-        };
-        hosts.get(&host_name, lineno).0.containers.push(Container::from_row(name, status, image, None));
+            current = Some(NO_HOST.to_owned());
+        }
+        let host_name = current.as_deref().unwrap_or(NO_HOST);
+        hosts.get(host_name, lineno).0.containers.push(Container::from_row(name, status, image, None));
     }
     out.hosts = hosts.list;
     out
+}
+
+/// The lines of `bytes`, as `split(b'\n')` gives them, found with memchr.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(bytes);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\n', r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
+/// `s` cut at its first comma, or `None` without one.
+fn split_comma(s: &str) -> Option<(&str, &str)> {
+    // A comma is ASCII, so both sides are whole UTF-8.
+    memchr::memchr(b',', s.as_bytes()).map(|i| (&s[..i], &s[i + 1..]))
 }
 
 /// Column positions of the CSV layout.
