@@ -3,6 +3,7 @@
 # Python on the same files, in the same run. Prints wall time and peak RSS.
 #
 #   bench/render.sh [ENVS HOSTS CONTAINERS]     (default 1000 20 50: ~1M rows, ~75 MB)
+#   RUNS=N bench/render.sh                      (runs per case, default 5)
 #
 # Needs: cargo, python3, GNU time (/usr/bin/time; `apt-get install time`), and
 # hyperfine when present (`apt-get install hyperfine`) for repeated runs.
@@ -20,11 +21,21 @@ cargo build --release --quiet
 bin=target/release/envdash
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -sr)"
 echo "fleet:   $(find "$fleet" -name '*.txt' | wc -l) files, $(cat "$fleet"/*.txt | wc -l) lines, $(du -sh "$fleet" | cut -f1)"
-measure() {  # label, command...
-  local label=$1; shift
-  /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
-  read -r secs kb < "$work/time.txt"
-  printf '%-28s %8.2f s  %7.1f MB peak RSS\n' "$label" "$secs" "$(echo "$kb / 1024" | bc -l)"
+runs=${RUNS:-5}
+# Runs a command $runs times and prints the median and best wall time and the
+# largest peak RSS. Before each run the previous run's writes are flushed
+# (sync) and `prep` runs, so that every run starts from the same quiet disk.
+measure() {  # label, prep, command...
+  local label=$1 prep=$2; shift 2
+  : > "$work/times.txt"
+  for _ in $(seq "$runs"); do
+    eval "$prep"; sync
+    /usr/bin/time -f "%e %M" -o "$work/time.txt" "$@" >/dev/null 2>"$work/stderr.txt" || { cat "$work/stderr.txt" >&2; exit 1; }
+    cat "$work/time.txt" >> "$work/times.txt"
+  done
+  sort -n "$work/times.txt" | awk -v label="$label" -v n="$runs" '
+    { t[NR] = $1; if ($2 > kb) kb = $2 }
+    END { printf "%-28s median %5.2f s  best %5.2f s  %6.1f MB peak RSS  (%d runs)\n", label, t[int((n + 1) / 2)], t[1], kb / 1024, n }'
 }
 # A fixed clock a minute after the files were written: their data is fresh, and
 # repeated runs on the unchanged files are the steady state of a deployment. On
@@ -32,11 +43,11 @@ measure() {  # label, command...
 # fifth of the fleet would soon be flagged crash-looping.
 ENVDASH_NOW=$(date -u -d "@$(( $(stat -c %Y "$fleet/$(ls "$fleet" | head -1)") + 60 ))" +%Y-%m-%dT%H:%M:%SZ)
 export ENVDASH_NOW
-rm -rf "$work/envdash" "$work/python"
-measure "envdash render (cold out)" "$bin" -q render --input "$fleet" --out "$work/envdash"
-measure "envdash render (warm out)" "$bin" -q render --input "$fleet" --out "$work/envdash"
-measure "envdash render -j 1" "$bin" -q -j 1 render --input "$fleet" --out "$work/envdash"
-measure "python seed script" python3 bench/seed_dash.py "$fleet" "$work/python"
+cold='rm -rf "$work/envdash" "$work"/.envdash.envdash-*'
+measure "envdash render (cold out)" "$cold" "$bin" -q render --input "$fleet" --out "$work/envdash"
+measure "envdash render (warm out)" : "$bin" -q render --input "$fleet" --out "$work/envdash"
+measure "envdash render -j 1" : "$bin" -q -j 1 render --input "$fleet" --out "$work/envdash"
+measure "python seed script" : python3 bench/seed_dash.py "$fleet" "$work/python"
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 1 --runs 5 --export-markdown "$work/hyperfine.md" \
     -n envdash "$bin -q render --input $fleet --out $work/envdash" \
