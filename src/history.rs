@@ -50,9 +50,10 @@ pub struct EnvHistory {
 /// The containers of one host, in the order last seen: a JSON object from
 /// container name to [`Track`]. Kept as a list, not a map, because a host's
 /// containers come back in the same order run after run, so each is found at
-/// its old place without a search; a container that moved is found through
-/// an index built the first time one does. Duplicate names each keep their
-/// own entry.
+/// its old place without a search; from the first container that is not,
+/// the rest are found through an index. Duplicate names each keep their own
+/// entry, matched in order: the second `web` of this run gets the track of
+/// the second `web` of the last.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tracks {
     list: Vec<(Text, Track)>,
@@ -69,13 +70,17 @@ impl Tracks {
         self.list.is_empty()
     }
 
-    /// Takes the track of `name`, looking first at position `at` (where the
-    /// container was last time if nothing moved). Each entry is taken once.
+    /// Takes the track of `name`, the `at`-th container of the host this run.
+    /// While every container so far was where it was last time, it is looked
+    /// for at position `at`; that keeps duplicates in order, since everything
+    /// before is the same. Each entry is taken once.
     pub fn take(&mut self, name: &str, at: usize) -> Option<Track> {
         if name.is_empty() {
             return None;
         }
-        if let Some((n, track)) = self.list.get_mut(at).filter(|(n, _)| n == name) {
+        if self.index.is_none()
+            && let Some((n, track)) = self.list.get_mut(at).filter(|(n, _)| n == name)
+        {
             n.clear(); // taken: never a container's name
             return Some(std::mem::take(track));
         }
@@ -237,6 +242,18 @@ mod tests {
         assert_eq!(tracks.take("db", 1), None);
         assert_eq!(tracks.take("", 1), None, "a taken slot matches nothing");
         assert_eq!(serde_json::to_string(&tracks).unwrap(), "{}");
+    }
+
+    #[test]
+    fn duplicates_keep_their_order_when_containers_move() {
+        let track = |up| Track { up: Some(up), ..Track::default() };
+        let json = r#"{"web":{"up":1},"web":{"up":2}}"#;
+        let mut tracks: Tracks = serde_json::from_str(json).unwrap();
+        // A new container comes first: the first `web` is now at position 1,
+        // where the second `web` was.
+        assert_eq!(tracks.take("new", 0), None);
+        assert_eq!(tracks.take("web", 1), Some(track(1)), "the first web, not the one at position 1");
+        assert_eq!(tracks.take("web", 2), Some(track(2)));
     }
 
     #[test]
