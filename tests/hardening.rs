@@ -138,7 +138,25 @@ fn overlapping_runs_take_turns() {
     });
     let waiting = std::iter::from_fn(|| said.recv_timeout(Duration::from_secs(30)).ok())
         .any(|line| line.contains("another envdash run is writing"));
-    fs::write(&gate, "host-0.gate.example.io\nsvc,Up 3 weeks,img:1\n").unwrap(); // let the first run go
+    // Let the first run go. The pipe is opened without blocking, and again until
+    // the first run is reading it, so that a first run that died fails the test
+    // instead of hanging it.
+    let mut first = first;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut writer = loop {
+        use std::os::unix::fs::OpenOptionsExt;
+        match fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&gate) {
+            Ok(w) => break w,
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                assert!(first.try_wait().unwrap().is_none(), "the first run ended before reading its input");
+                assert!(Instant::now() < deadline, "the first run never read its input");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("cannot open {}: {e}", gate.display()),
+        }
+    };
+    std::io::Write::write_all(&mut writer, b"host-0.gate.example.io\nsvc,Up 3 weeks,img:1\n").unwrap();
+    drop(writer);
     let first = first.wait_with_output().unwrap();
     let second_status = second.wait().unwrap();
     let waited = reader.join().unwrap();
