@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::ffi::CString;
 use std::fs::{self, File, Permissions};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -189,36 +189,12 @@ pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) 
     let context = || format!("cannot write {}", path.display());
     let file = File::options().write(true).create(true).truncate(false).open(path).with_context(context)?;
     let mut writer = BufWriter::with_capacity(64 * 1024, file);
-    let mut counted = Counted { inner: &mut writer, written: 0 };
-    fill(&mut counted).with_context(context)?;
-    let written = counted.written;
-    let file = writer.into_inner().map_err(|e| e.into_error()).with_context(context)?;
+    fill(&mut writer).with_context(context)?;
+    let mut file = writer.into_inner().map_err(|e| e.into_error()).with_context(context)?;
+    // Written from offset 0, so where the file stands now is the new length.
+    let written = file.stream_position().with_context(context)?;
     file.set_len(written).with_context(context)?;
     Ok(())
-}
-
-/// Counts the bytes that pass through it.
-struct Counted<W> {
-    inner: W,
-    written: u64,
-}
-
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
-        self.inner.write_all(buf)?;
-        self.written += buf.len() as u64;
-        Ok(())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }
 
 /// Removes links from a build folder: carried-over files of others (hard links
