@@ -88,14 +88,10 @@ impl HostView {
     }
 
     fn containers(&self) -> ContainerList {
-        let listed = summarised(&self.env).then(|| {
-            self.host().containers.iter().enumerate().filter(|(_, c)| needs_a_look(c)).map(|(i, _)| i).collect()
-        });
+        let listed = summarised(&self.env).then(|| self.listed().collect());
         ContainerList { env: self.env.clone(), host: self.host, listed }
     }
-}
 
-impl HostView {
     /// The indexes of the listed containers, in file order.
     fn listed(&self) -> Box<dyn Iterator<Item = usize> + '_> {
         let containers = &self.host().containers;
