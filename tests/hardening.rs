@@ -117,7 +117,7 @@ fn overlapping_runs_take_turns() {
     // the second one starts.
     let gate = old_in.join("zz-gate.txt");
     assert!(Command::new("mkfifo").arg(&gate).status().unwrap().success());
-    let first = render(&old_in, &out, OLD).spawn().unwrap();
+    let mut first = render(&old_in, &out, OLD).spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !dir.path().join(".site.envdash-build").exists() {
         assert!(Instant::now() < deadline, "the first run never started building");
@@ -141,7 +141,6 @@ fn overlapping_runs_take_turns() {
     // Let the first run go. The pipe is opened without blocking, and again until
     // the first run is reading it, so that a first run that died fails the test
     // instead of hanging it.
-    let mut first = first;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut writer = loop {
         use std::os::unix::fs::OpenOptionsExt;
