@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import socket
 import subprocess
 import sys
@@ -152,10 +153,11 @@ def main() -> int:
             mark = moto.mark()
             cmd = [args.envdash, "publish", "--site", str(site), "--bucket", "bench-envdash", "--prefix", "dash"]
             cmd += ["--endpoint-url", moto.endpoint, "--path-style"]
-            t0 = time.perf_counter()
+            t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
             out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
-            seconds = time.perf_counter() - t0
-            return seconds, moto.requests_since(mark, "bench-envdash"), out.stdout.strip()
+            seconds, r1 = time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+            return seconds, moto.requests_since(mark, "bench-envdash"), f"{out.stdout.strip()}; {cpu:.2f} s CPU"
 
         def run_aws() -> tuple[float, dict, str]:
             mark = moto.mark()

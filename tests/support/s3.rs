@@ -64,6 +64,7 @@ impl S3Server {
             tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
         let conf = aws_sdk_s3::Config::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(envdash::publish::http_client())
             .region(Region::new(REGION))
             .endpoint_url(format!("http://127.0.0.1:{port}"))
             .force_path_style(true)
