@@ -3,7 +3,9 @@
 //! Every `*.txt` file (any case) below the folder is one environment named by
 //! its file stem. Hidden files and folders are skipped. When two files in
 //! different folders share a stem, both are named by their relative path
-//! instead, so every file is one environment and none hides another.
+//! instead, so every file is one environment and none hides another. A folder,
+//! FIFO, socket or device named `*.txt` is listed too: reading it fails with
+//! the reason (see [`crate::readfile`]), so it shows as `unknown`.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -51,7 +53,10 @@ pub fn discover(input: &Path) -> Result<(Vec<InputFile>, Vec<String>)> {
                 continue;
             }
         };
-        if entry.file_type().is_dir() || !is_txt(entry.path()) {
+        // Anything named `*.txt` is an environment, also a folder, a FIFO or a device:
+        // reading it refuses what is not a regular file, with the reason, so it is
+        // shown as unknown instead of left out (or read forever).
+        if entry.depth() == 0 || !is_txt(entry.path()) {
             continue;
         }
         files.push(input_file(input, entry.path()));

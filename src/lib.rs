@@ -17,6 +17,7 @@ pub mod monitor;
 pub mod output;
 pub mod parse;
 pub mod publish;
+pub mod readfile;
 pub mod render;
 pub mod reports;
 pub mod settings;

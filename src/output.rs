@@ -57,26 +57,63 @@ pub struct SiteLock {
     _file: File,
 }
 
+/// How long a run waits for another to let go of the output folder, unless
+/// `ENVDASH_LOCK_WAIT` (seconds) says otherwise. A run takes seconds; one that
+/// holds the lock this long is stuck, and waiting on would hide it.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 impl SiteLock {
-    /// Takes the lock of `target` (a file beside it), waiting for another run to finish.
+    /// Takes the lock of `target` (a file beside it), waiting for another run to
+    /// finish, at most [`LOCK_WAIT`]. The holder's process ID is kept in the lock
+    /// file, so that a run that waited in vain can say whom it waited for.
     pub fn acquire(target: &Path) -> Result<SiteLock> {
         let path = sibling(target, "lock")?;
-        let file = File::options()
+        let mut file = File::options()
             .create(true)
             .truncate(false)
+            .read(true)
             .write(true)
             .open(&path)
             .with_context(|| format!("cannot create the lock file {}", path.display()))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                log::warn!("another envdash run is writing {}; waiting for it to finish", target.display());
-                file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
+        let started = std::time::Instant::now();
+        let limit = std::env::var("ENVDASH_LOCK_WAIT")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(LOCK_WAIT, std::time::Duration::from_secs_f64);
+        let mut warned = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(fs::TryLockError::WouldBlock) => {}
+                Err(fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+                }
             }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("cannot lock {}", path.display()));
+            let waited = started.elapsed();
+            if waited >= limit {
+                let holder = fs::read_to_string(&path).ok().and_then(|t| t.trim().parse::<u32>().ok());
+                let holder =
+                    holder.map_or_else(|| "another envdash run".to_owned(), |pid| format!("envdash (pid {pid})"));
+                bail!(
+                    "{holder} has held {} for all the {:.1} s this run waited: it is stuck or very slow; stop it, \
+                     or raise ENVDASH_LOCK_WAIT (seconds)",
+                    path.display(),
+                    waited.as_secs_f64()
+                );
             }
+            if !warned {
+                log::warn!(
+                    "another envdash run is writing {}; waiting for it to finish (at most {} s)",
+                    target.display(),
+                    limit.as_secs()
+                );
+                warned = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50).min(limit.saturating_sub(waited)));
         }
+        // Ours now: say who holds it. Best effort: the lock is the flock, not the text.
+        let _ = file.set_len(0).and_then(|()| writeln!(file, "{}", std::process::id()));
         Ok(SiteLock { _file: file })
     }
 }

@@ -39,6 +39,13 @@ impl ParsedFile {
         }
     }
 
+    /// A warning about the file as a whole (line 0), listed first.
+    pub fn warn_file(&mut self, reason: impl Into<String>) {
+        self.warning_count += 1;
+        self.warnings.insert(0, (0, reason.into()));
+        self.warnings.truncate(MAX_LISTED_WARNINGS);
+    }
+
     fn failed(reason: impl Into<String>) -> ParsedFile {
         ParsedFile { error: Some(reason.into()), ..ParsedFile::default() }
     }

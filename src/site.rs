@@ -19,6 +19,7 @@ use crate::model::Environment;
 use crate::monitor::Monitor;
 use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
 use crate::parse::parse_file;
+use crate::readfile::read_regular;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Reports};
 use crate::versions::{self, EnvVersions};
@@ -256,18 +257,26 @@ pub fn display_time(t: Timestamp) -> (String, String) {
 /// Its counts and verdict are left to [`Monitor::apply`], which runs next.
 pub fn load_environment(file: &InputFile, page: &str) -> Environment {
     let mut env = Environment::new(&file.name, page, &file.rel);
-    match std::fs::read(&file.path) {
+    match read_regular(&file.path) {
         Err(e) => env.error = Some(format!("cannot read {}: {e}", file.path.display())),
-        Ok(bytes) => {
-            let parsed = parse_file(&bytes);
+        Ok(snapshot) => {
+            let mut parsed = parse_file(&snapshot.bytes);
+            if snapshot.unsettled {
+                parsed.warn_file(format!(
+                    "the file changed while it was read (still being written?): read as it was at {} bytes, \
+                     up to its last whole line; write it elsewhere and rename it into place",
+                    snapshot.bytes.len()
+                ));
+            }
             env.layout = parsed.layout;
             env.hosts = parsed.hosts;
             env.error = parsed.error;
             env.counts.warnings = parsed.warning_count;
-            env.warnings = parsed.warnings.iter().map(|(line, why)| format!("{}:{line}: {why}", file.rel)).collect();
+            env.warnings =
+                parsed.warnings.iter().map(|(line, why)| format!("{}: {why}", at(&file.rel, *line))).collect();
             report(&file.path, &parsed.warnings, parsed.warning_count);
-            let modified = std::fs::metadata(&file.path).and_then(|m| m.modified()).ok();
-            env.data_time = parsed.gathered_at.or_else(|| modified.and_then(|m| Timestamp::try_from(m).ok()));
+            let modified = snapshot.modified.and_then(|m| Timestamp::try_from(m).ok());
+            env.data_time = parsed.gathered_at.or(modified);
         }
     }
     if let Some(e) = &env.error {
@@ -276,10 +285,15 @@ pub fn load_environment(file: &InputFile, page: &str) -> Environment {
     env
 }
 
+/// `file:line`, or `file` for a warning about the whole file (line 0).
+fn at(file: &str, line: usize) -> String {
+    if line == 0 { file.to_owned() } else { format!("{file}:{line}") }
+}
+
 /// Warnings go to stderr with the path as given, so they can be opened from there.
 fn report(path: &Path, warnings: &[(usize, String)], total: usize) {
     for (line, why) in warnings {
-        log::warn!("{}:{line}: {why}", path.display());
+        log::warn!("{}: {why}", at(&path.display().to_string(), *line));
     }
     if total > warnings.len() {
         log::warn!("{}: {} more unreadable lines not listed", path.display(), total - warnings.len());

@@ -105,62 +105,73 @@ fn a_killed_render_leaves_the_previous_or_the_new_site_whole() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
+/// Holds the lock of the output folder `out` the way a run does, naming `pid`.
+fn hold_lock(out: &Path) -> fs::File {
+    let path = out.parent().unwrap().join(format!(".{}.envdash-lock", out.file_name().unwrap().to_string_lossy()));
+    let mut file = fs::File::options().create(true).truncate(true).write(true).open(path).unwrap();
+    file.try_lock().expect("nothing else holds the lock in this test");
+    std::io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes()).unwrap();
+    file
+}
+
+/// Lines of a child's stderr, as they come, until it closes.
+fn lines_of(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    let (lines, said) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    said
+}
+
 #[test]
 fn overlapping_runs_take_turns() {
     let dir = tempfile::tempdir().unwrap();
     let (old_in, new_in, out) = (dir.path().join("old"), dir.path().join("new"), dir.path().join("site"));
     fleet(&old_in, 40, "Up 3 weeks");
     fleet(&new_in, 40, "Exited (1) 2 minutes ago");
-    // The first run holds the site, and stays in the middle of its build until the
-    // test lets it go: one of its input files is a named pipe, which it blocks
-    // reading until the test writes to it. A fast run can then not finish before
-    // the second one starts.
-    let gate = old_in.join("zz-gate.txt");
-    assert!(Command::new("mkfifo").arg(&gate).status().unwrap().success());
-    let mut first = render(&old_in, &out, OLD).spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !dir.path().join(".site.envdash-build").exists() {
-        assert!(Instant::now() < deadline, "the first run never started building");
-        std::thread::sleep(Duration::from_millis(2));
-    }
+    assert!(render(&old_in, &out, OLD).status().unwrap().success());
+    // A run in the middle of its build holds the lock beside the output folder; the
+    // test holds it the same way, for as long as it likes, so that nothing here
+    // depends on how fast a run is.
+    let held = hold_lock(&out);
     let mut second = render(&new_in, &out, NEW).spawn().unwrap();
-    let (lines, said) = std::sync::mpsc::channel();
-    let stderr = second.stderr.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut all = String::new();
-        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
-            let line = line.unwrap();
-            let _ = lines.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let said = lines_of(&mut second);
     let waiting = std::iter::from_fn(|| said.recv_timeout(Duration::from_secs(30)).ok())
-        .any(|line| line.contains("another envdash run is writing"));
-    // Let the first run go. The pipe is opened without blocking, and again until
-    // the first run is reading it, so that a first run that died fails the test
-    // instead of hanging it.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut writer = loop {
-        use std::os::unix::fs::OpenOptionsExt;
-        match fs::OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&gate) {
-            Ok(w) => break w,
-            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
-                assert!(first.try_wait().unwrap().is_none(), "the first run ended before reading its input");
-                assert!(Instant::now() < deadline, "the first run never read its input");
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(e) => panic!("cannot open {}: {e}", gate.display()),
-        }
-    };
-    std::io::Write::write_all(&mut writer, b"host-0.gate.example.io\nsvc,Up 3 weeks,img:1\n").unwrap();
-    drop(writer);
-    let first = first.wait_with_output().unwrap();
-    let second_status = second.wait().unwrap();
-    let waited = reader.join().unwrap();
-    assert!(first.status.success() && second_status.success(), "{}", String::from_utf8_lossy(&first.stderr));
-    assert!(waiting, "the second run did not wait for the first: {waited}");
+        .find(|line| line.contains("another envdash run is writing"));
+    assert!(waiting.is_some(), "the second run did not say it waits");
+    assert!(second.try_wait().unwrap().is_none(), "the second run went on while the first held the site");
+    assert_eq!(whole_site(&out), "old", "nothing was written while the first run held the site");
+    drop(held);
+    let status = second.wait().unwrap();
+    let rest: Vec<String> = said.iter().collect();
+    assert!(status.success(), "{rest:?}");
     // The second ran after the first, on the first one's site: the new site is whole.
     assert_eq!(whole_site(&out), "new");
+}
+
+#[test]
+fn a_run_never_waits_forever_for_a_stuck_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (input, out) = (dir.path().join("in"), dir.path().join("site"));
+    fleet(&input, 40, "Up 3 weeks");
+    assert!(render(&input, &out, OLD).status().unwrap().success());
+    let _held = hold_lock(&out);
+    let started = Instant::now();
+    let run = render(&input, &out, NEW).env("ENVDASH_LOCK_WAIT", "1.5").output().unwrap();
+    let took = started.elapsed();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{err}");
+    let line = err.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line: {err}"));
+    assert!(line.contains(&format!("envdash (pid {})", std::process::id())), "names the holder: {line}");
+    assert!(line.contains("ENVDASH_LOCK_WAIT"), "says what to change: {line}");
+    // The time it says it waited is the time it waited: at least the limit, and no
+    // more than the whole run took.
+    let said: f64 = line.split("for all the ").nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap();
+    assert!(said >= 1.5 && said <= took.as_secs_f64() + 0.05, "said {said} s, took {took:?}: {line}");
+    assert_eq!(whole_site(&out), "old", "the stuck run's site is left alone");
 }

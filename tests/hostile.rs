@@ -23,6 +23,8 @@ fn render(input: &Path) -> (Value, String, tempfile::TempDir) {
         .arg(input)
         .arg("--out")
         .arg(out.path())
+        // A render that hangs fails the test instead of hanging the suite.
+        .timeout(std::time::Duration::from_secs(120))
         .assert()
         .success();
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
@@ -216,6 +218,84 @@ fn a_file_that_disappears_mid_run_is_unknown() {
     let env = envdash::site::load_environment(&files[0], "gone.html");
     assert_eq!(env.status, envdash::model::EnvStatus::Unknown);
     assert!(env.error.unwrap().starts_with("cannot read"));
+}
+
+#[test]
+fn pipes_sockets_devices_and_folders_named_txt_are_unknown_and_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::write(root.join("ok.txt"), "h\nweb,Up 1 day,x:1\n").unwrap();
+    // A pipe nobody writes to: a plain read would wait for a writer forever.
+    let fifo = std::ffi::CString::new(root.join("pipe.txt").into_os_string().into_encoded_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let _socket = std::os::unix::net::UnixListener::bind(root.join("socket.txt")).unwrap();
+    // A device that never ends.
+    std::os::unix::fs::symlink("/dev/zero", root.join("zero.txt")).unwrap();
+    fs::create_dir(root.join("folder.txt")).unwrap();
+    fs::write(root.join("folder.txt/inside.txt"), "h\nweb,Up 1 day,x:1\n").unwrap();
+    let (s, stderr, _) = render(root);
+    for (name, what) in [
+        ("pipe", "a FIFO (named pipe)"),
+        ("socket", "a socket"),
+        ("zero", "a character device"),
+        ("folder", "a folder"),
+    ] {
+        let e = env(&s, name);
+        assert_eq!(e["status"], "unknown", "{name}");
+        let error = e["error"].as_str().unwrap();
+        assert!(error.contains(&format!("it is {what}, not a regular file")), "{name}: {error}");
+        assert!(stderr.contains(&format!("{name}.txt: cannot read")), "{name} on stderr: {stderr}");
+    }
+    for name in ["ok", "inside"] {
+        assert_eq!(env(&s, name)["status"], "ok", "{name} renders beside them");
+    }
+}
+
+#[test]
+fn a_file_that_grows_while_it_is_read_gives_whole_rows() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("growing.txt");
+    let row = |i: usize| format!("svc_{i:07},Up 3 weeks,registry.example.io/svc:1.0.{i}\n");
+    let mut file = fs::File::create(&path).unwrap();
+    file.write_all(b"h.example.io\n").unwrap();
+    let first = 50_000;
+    for i in 0..first {
+        file.write_all(row(i).as_bytes()).unwrap();
+    }
+    // Appending goes on while envdash reads, each row in two writes, so the file
+    // often ends in the middle of a row.
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut i = first;
+            while !stop.load(Ordering::Relaxed) {
+                let text = row(i);
+                let (a, b) = text.split_at(text.len() / 2);
+                file.write_all(a.as_bytes()).unwrap();
+                file.write_all(b.as_bytes()).unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let (s, _, _) = render(dir.path());
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    let e = env(&s, "growing");
+    assert_eq!(e["status"], "ok", "{e:#}");
+    let containers = e["hosts"][0]["containers"].as_array().unwrap();
+    assert!(containers.len() >= first && containers.len() <= written, "{} rows of {written}", containers.len());
+    // Every row shown is a row as written: none cut short at the end.
+    for (i, c) in containers.iter().enumerate() {
+        assert_eq!(c["name"], format!("svc_{i:07}"));
+        assert_eq!(c["version"], format!("1.0.{i}"), "row {i} is whole");
+    }
+    for w in e["warnings"].as_array().unwrap() {
+        assert!(w.as_str().unwrap().contains("changed while it was read"), "{w}");
+    }
 }
 
 #[test]
