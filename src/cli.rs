@@ -149,6 +149,10 @@ struct S3Args {
     /// When uploads carry checksums; `when-required` suits servers that reject the SDK's default
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = ChecksumArg::WhenSupported)]
     checksums: ChecksumArg,
+    /// Seconds one attempt of an S3 request may wait for its answer; a request gets the
+    /// attempts of the AWS retry settings (AWS_MAX_ATTEMPTS, 3 by default)
+    #[arg(long, value_name = "SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..=3600))]
+    timeout: u16,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -245,6 +249,7 @@ impl S3Args {
                 ChecksumArg::WhenSupported => Checksums::WhenSupported,
                 ChecksumArg::WhenRequired => Checksums::WhenRequired,
             },
+            timeout: std::time::Duration::from_secs(u64::from(self.timeout)),
             progress: !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         })
     }

@@ -63,6 +63,9 @@ pub struct PublishConfig {
     /// Cache-Control for HTML and JSON objects.
     pub cache_control: String,
     pub checksums: Checksums,
+    /// How long one attempt of a request may wait for its answer before it is
+    /// retried (attempts come from the AWS retry settings, 3 by default).
+    pub timeout: std::time::Duration,
     /// Show a progress bar (only when stderr is a terminal and not quiet).
     pub progress: bool,
 }

@@ -60,7 +60,6 @@ impl PublishReport {
 /// AWS CLI does for S3; a bucket elsewhere answers with a redirect we explain.
 const FALLBACK_REGION: &str = "us-east-1";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Failed keys named in an error message; the rest are counted.
 const KEYS_SHOWN: usize = 5;
 
@@ -283,6 +282,10 @@ struct Target {
     stop: AtomicBool,
     /// Set once we have warned that the server's ETags are not MD5s.
     etag_warned: AtomicBool,
+    /// How long one attempt of a request may wait for its answer, and how many
+    /// attempts a request gets (the SDK's retry setting), for messages.
+    attempt_timeout: Duration,
+    attempts: u32,
     progress: Option<ProgressBar>,
 }
 
@@ -303,8 +306,16 @@ pub fn http_client() -> SharedHttpClient {
     })
 }
 
-async fn client(cfg: &PublishConfig) -> (Client, String, bool) {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http_client());
+fn timeouts(cfg: &PublishConfig) -> TimeoutConfig {
+    TimeoutConfig::builder().connect_timeout(CONNECT_TIMEOUT).operation_attempt_timeout(cfg.timeout).build()
+}
+
+/// The S3 client, the endpoint for messages, whether it is a custom one, and
+/// the attempts a request gets.
+async fn client(cfg: &PublishConfig) -> (Client, String, bool, u32) {
+    // The timeouts hold for the credential providers' requests (SSO, STS) too.
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).http_client(http_client()).timeout_config(timeouts(cfg));
     if let Some(region) = &cfg.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -333,22 +344,18 @@ async fn client(cfg: &PublishConfig) -> (Client, String, bool) {
         .force_path_style(cfg.path_style)
         .request_checksum_calculation(checksums.0)
         .response_checksum_validation(checksums.1)
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .build(),
-        );
+        .timeout_config(timeouts(cfg));
     if shared.region().is_none() {
         log::debug!("no AWS region configured; using {FALLBACK_REGION}");
         s3 = s3.region(Region::new(FALLBACK_REGION));
     }
     log::debug!("S3 endpoint {endpoint}, path-style {}, checksums {:?}", cfg.path_style, cfg.checksums);
-    (Client::from_conf(s3.build()), endpoint, is_custom)
+    let attempts = shared.retry_config().map_or(1, |r| r.max_attempts());
+    (Client::from_conf(s3.build()), endpoint, is_custom, attempts)
 }
 
 async fn sync(cfg: &PublishConfig, local: Vec<LocalFile>) -> Result<PublishReport> {
-    let (client, endpoint, custom) = client(cfg).await;
+    let (client, endpoint, custom, attempts) = client(cfg).await;
     let progress = cfg.progress.then(|| {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
@@ -371,6 +378,8 @@ async fn sync(cfg: &PublishConfig, local: Vec<LocalFile>) -> Result<PublishRepor
         cache_control: cfg.cache_control.clone(),
         stop: AtomicBool::new(false),
         etag_warned: AtomicBool::new(false),
+        attempt_timeout: cfg.timeout,
+        attempts,
         progress,
     });
     let result = sync_with(cfg, &target, &local).await;
@@ -381,7 +390,9 @@ async fn sync(cfg: &PublishConfig, local: Vec<LocalFile>) -> Result<PublishRepor
 }
 
 async fn sync_with(cfg: &PublishConfig, target: &Arc<Target>, local: &[LocalFile]) -> Result<PublishReport> {
-    let mut remote = list_remote(target, &cfg.prefix).await.map_err(|e| anyhow!(explain(&e, target).message))?;
+    let started = Instant::now();
+    let mut remote =
+        list_remote(target, &cfg.prefix).await.map_err(|e| anyhow!(explain(&e, target, started.elapsed()).message))?;
     let unknown: Vec<String> = local
         .iter()
         .map(|f| key_for(&cfg.prefix, &f.rel))
@@ -580,6 +591,7 @@ async fn upload_one(target: Arc<Target>, up: Upload) -> Outcome {
     if let Some(value) = cache_control(&up.key, &target.cache_control) {
         put = put.cache_control(value);
     }
+    let started = Instant::now();
     let result = put.send().await;
     if let Some(bar) = &target.progress {
         bar.inc(1);
@@ -598,7 +610,7 @@ async fn upload_one(target: Arc<Target>, up: Upload) -> Outcome {
             Outcome::Uploaded
         }
         Err(e) => {
-            let problem = explain(&e, &target);
+            let problem = explain(&e, &target, started.elapsed());
             if problem.fatal {
                 target.stop.store(true, Ordering::Relaxed);
             }
@@ -613,6 +625,7 @@ async fn upload_one(target: Arc<Target>, up: Upload) -> Outcome {
 async fn delete_all(target: &Arc<Target>, keys: &[String], concurrency: usize) -> Vec<(String, String)> {
     stream::iter(keys)
         .map(|key| async move {
+            let started = Instant::now();
             let result = target.client.delete_object().bucket(&target.bucket).key(key).send().await;
             if let Some(bar) = &target.progress {
                 bar.inc(1);
@@ -622,7 +635,7 @@ async fn delete_all(target: &Arc<Target>, keys: &[String], concurrency: usize) -
                     log::info!("deleted {key}");
                     None
                 }
-                Err(e) => Some((key.clone(), explain(&e, target).message)),
+                Err(e) => Some((key.clone(), explain(&e, target, started.elapsed()).message)),
             }
         })
         .buffer_unordered(concurrency)
@@ -649,6 +662,20 @@ fn failure_list(failed: &[(String, String)]) -> String {
     parts.join("; ")
 }
 
+impl Target {
+    /// `after 61 s (2 attempts of up to 30 s)`: the time a failed request really
+    /// took, and why it took that long.
+    fn waited(&self, waited: Duration) -> String {
+        let secs = waited.as_secs_f64();
+        let shown = if secs < 10.0 { format!("{secs:.1}") } else { format!("{secs:.0}") };
+        let limit = self.attempt_timeout.as_secs_f64();
+        match self.attempts {
+            0 | 1 => format!("after {shown} s (one attempt of up to {limit} s)"),
+            n => format!("after {shown} s ({n} attempts of up to {limit} s each)"),
+        }
+    }
+}
+
 /// An S3 failure in one line that says what to check.
 #[derive(Debug)]
 struct Problem {
@@ -657,7 +684,8 @@ struct Problem {
     fatal: bool,
 }
 
-fn explain<E>(err: &SdkError<E, HttpResponse>, target: &Target) -> Problem
+/// `waited` is how long the failed request took, all its attempts together.
+fn explain<E>(err: &SdkError<E, HttpResponse>, target: &Target, waited: Duration) -> Problem
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -706,11 +734,17 @@ where
                 }
             }
         }
-        SdkError::DispatchFailure(failure) if failure.is_io() || failure.is_timeout() => {
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => fatal(format!(
+            "cannot reach {endpoint} ({}) {}: {}",
+            root_cause(err),
+            target.waited(waited),
+            target.reach_hint
+        )),
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
             fatal(format!("cannot reach {endpoint} ({}): {}", root_cause(err), target.reach_hint))
         }
         SdkError::TimeoutError(_) => {
-            fatal(format!("no answer from {endpoint} within {} s: {}", ATTEMPT_TIMEOUT.as_secs(), target.reach_hint))
+            fatal(format!("no answer from {endpoint} {}: {}", target.waited(waited), target.reach_hint))
         }
         SdkError::ResponseError(_) => fatal(format!(
             "{endpoint} sent an answer that is not S3's ({}): check --endpoint-url and --path-style",

@@ -299,6 +299,43 @@ fn wrong_credentials_and_unreachable_endpoints_say_what_to_check() {
 }
 
 #[test]
+fn an_endpoint_that_never_answers_is_given_up_on_saying_how_long_was_waited() {
+    // Accepts every connection and never says a word: a hung server or a proxy
+    // that swallows requests.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let site = new_site();
+    let started = std::time::Instant::now();
+    let out = assert_cmd::Command::cargo_bin("envdash")
+        .unwrap()
+        .env_remove("RUST_LOG")
+        .envs([("AWS_ACCESS_KEY_ID", "k"), ("AWS_SECRET_ACCESS_KEY", "s"), ("AWS_REGION", "us-east-1")])
+        .envs([("AWS_EC2_METADATA_DISABLED", "true"), ("AWS_MAX_ATTEMPTS", "2")])
+        .env("AWS_CONFIG_FILE", site.path().join("none"))
+        .args(["publish", "--site"])
+        .arg(site.path())
+        .args(["--bucket", BUCKET, "--endpoint-url", &endpoint, "--path-style", "--timeout", "1"])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2);
+    let took = started.elapsed().as_secs_f64();
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let prefix = format!("error: no answer from {endpoint} after ");
+    assert!(err.starts_with(&prefix), "{err}");
+    assert!(err.contains(" s (2 attempts of up to 1 s each): check --endpoint-url"), "{err}");
+    // The time it gives is the time it waited: both attempts, and no more than the run.
+    let said: f64 = err[prefix.len()..].split(' ').next().unwrap().parse().unwrap();
+    assert!(said >= 2.0 && said <= took, "said {said} s, the run took {took:.2} s: {err}");
+}
+
+#[test]
 fn aws_endpoint_url_is_honoured_like_the_aws_cli() {
     let server = server_with_bucket();
     let site = new_site();
