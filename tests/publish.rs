@@ -330,9 +330,10 @@ fn an_endpoint_that_never_answers_is_given_up_on_saying_how_long_was_waited() {
     let prefix = format!("error: no answer from {endpoint} after ");
     assert!(err.starts_with(&prefix), "{err}");
     assert!(err.contains(" s (2 attempts of up to 1 s each): check --endpoint-url"), "{err}");
-    // The time it gives is the time it waited: both attempts, and no more than the run.
+    // The time it gives is the time it waited: both attempts, and no more than the
+    // run (give or take the rounding of its one decimal).
     let said: f64 = err[prefix.len()..].split(' ').next().unwrap().parse().unwrap();
-    assert!(said >= 2.0 && said <= took, "said {said} s, the run took {took:.2} s: {err}");
+    assert!(said >= 2.0 && said <= took + 0.05, "said {said} s, the run took {took:.2} s: {err}");
 }
 
 #[test]
