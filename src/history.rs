@@ -34,6 +34,9 @@ pub struct Track {
     /// When restarts were seen, oldest first, within the history window.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub restarts: Vec<Timestamp>,
+    /// The engine's restart count when last seen, when the input has it.
+    #[serde(default, rename = "rc", skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<u32>,
 }
 
 /// The history file of one environment. Containers were last seen at the

@@ -18,6 +18,7 @@ pub mod output;
 pub mod parse;
 pub mod publish;
 pub mod readfile;
+pub mod reason;
 pub mod render;
 pub mod reports;
 pub mod settings;

@@ -33,6 +33,49 @@ pub struct Container {
     /// Restarting now, or restarted again and again within the history window.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub crash_loop: bool,
+    /// The engine's count of restarts by the restart policy (`RestartCount`),
+    /// when the gathering step sent it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart_count: Option<u32>,
+    /// The kernel killed it for want of memory (`State.OOMKilled`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
+    /// When it was last started (`State.StartedAt`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    /// `no`, `always`, `unless-stopped` or `on-failure`, when gathered.
+    #[serde(skip_serializing_if = "Text::is_empty")]
+    pub restart_policy: Text,
+    /// The rest of what inspect and logs told, kept apart: most containers have none.
+    #[serde(flatten)]
+    pub detail: Option<Box<Detail>>,
+    /// Why it is a problem, in words (`killed: out of memory after 4 min up`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What `docker inspect` and `docker logs` said of a container beyond its state,
+/// as the gathering step sent it (redacted on the host).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Detail {
+    /// When it last stopped (`State.FinishedAt`), for a container that is not running.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// The engine's error (`State.Error`: `OCI runtime create failed …`).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The last health-check output, when unhealthy.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub health_output: String,
+    /// The last lines of `docker logs`, for a container that looked like a problem.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub logs: String,
+}
+
+impl Detail {
+    pub fn is_empty(&self) -> bool {
+        self.finished_at.is_none() && self.error.is_empty() && self.health_output.is_empty() && self.logs.is_empty()
+    }
 }
 
 /// A string of a container row. Most are short (`svc_api`, `1.3.4_601-RC`, `Up 3
@@ -69,6 +112,12 @@ impl Container {
             since: None,
             restarts: 0,
             crash_loop: false,
+            restart_count: None,
+            oom_killed: false,
+            started_at: None,
+            restart_policy: Text::default(),
+            detail: None,
+            reason: None,
         }
     }
 
@@ -87,12 +136,35 @@ impl Container {
             since: None,
             restarts: 0,
             crash_loop: false,
+            restart_count: None,
+            oom_killed: false,
+            started_at: None,
+            restart_policy: Text::default(),
+            detail: None,
+            reason: None,
         }
     }
 
     /// A problem nobody has explained yet.
     pub fn new_problem(&self) -> bool {
         self.problem && self.known.is_none()
+    }
+
+    /// The engine's error, health-check output and log tail, empty when not gathered.
+    pub fn error(&self) -> &str {
+        self.detail.as_deref().map_or("", |d| d.error.as_str())
+    }
+
+    pub fn health_output(&self) -> &str {
+        self.detail.as_deref().map_or("", |d| d.health_output.as_str())
+    }
+
+    pub fn logs(&self) -> &str {
+        self.detail.as_deref().map_or("", |d| d.logs.as_str())
+    }
+
+    pub fn finished_at(&self) -> Option<Timestamp> {
+        self.detail.as_deref().and_then(|d| d.finished_at)
     }
 }
 

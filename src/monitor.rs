@@ -14,6 +14,11 @@ use crate::status::State;
 pub const CRASH_LOOP_RESTARTS: usize = 3;
 /// Docker's durations are coarse; an uptime must fall short by more than this to count as a restart.
 const UPTIME_SLACK_SECONDS: u64 = 90;
+/// A container first seen with at least [`CRASH_LOOP_RESTARTS`] restarts and
+/// started less than this long ago is crash-looping (no history to compare with).
+pub const CRASH_LOOP_FRESH_SECONDS: i64 = 600;
+/// Restart times kept per container: enough to judge, never growing with a loop.
+const RESTARTS_KEPT: usize = 100;
 
 /// Known issues in force now, and maintenance announced for later.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -154,6 +159,8 @@ impl Monitor {
         let keep = self.settings.history_runs();
         let kept = keep.saturating_sub(1).min(previous.runs.len());
         let window_start = Some(previous.runs.get(previous.runs.len() - kept).map_or(self.now, |r| r.time));
+        // How far back restarts are counted, for the reasons shown.
+        let window = window_start.map_or(SignedDuration::ZERO, |w| self.now.duration_since(w));
         let runs = std::mem::take(&mut previous.runs);
         let last_run = runs.last().map(|r| r.time);
         let mut next = EnvHistory { name: env.name.clone(), runs, ..EnvHistory::default() };
@@ -169,23 +176,51 @@ impl Monitor {
                     .map(|t| t.restarts.iter().copied().filter(|r| window_start.is_none_or(|w| *r >= w)).collect())
                     .unwrap_or_default();
                 let up = matches!(c.state, State::Running | State::Paused).then(|| uptime(&c.status)).flatten();
-                if let (Some((_, up_max)), Some(was_min), Some(seen)) = (up, before.and_then(|t| t.up), last_run) {
-                    let elapsed = self.now.duration_since(seen).as_secs().max(0) as u64;
-                    if up_max + UPTIME_SLACK_SECONDS < was_min + elapsed {
-                        restarts.push(self.now);
+                let mut fresh_loop = false;
+                match (c.restart_count, before) {
+                    // The engine counts restarts: growth since the last run is exact.
+                    (Some(now_count), Some(Track { restart_count: Some(was), .. })) => {
+                        let grown = now_count.saturating_sub(*was) as usize;
+                        restarts.extend(std::iter::repeat_n(self.now, grown.min(RESTARTS_KEPT)));
+                    }
+                    // Seen for the first time (or its count for the first time): a
+                    // count that is already high and a start moments ago say it
+                    // keeps coming back.
+                    (Some(count), _) => {
+                        let started_recently = c.started_at.is_some_and(|s| {
+                            self.now.duration_since(s) < SignedDuration::from_secs(CRASH_LOOP_FRESH_SECONDS)
+                        });
+                        fresh_loop = count as usize >= CRASH_LOOP_RESTARTS && started_recently;
+                    }
+                    // Without counts: an uptime that went backwards is a restart.
+                    (None, _) => {
+                        if let (Some((_, up_max)), Some(was_min), Some(seen)) =
+                            (up, before.and_then(|t| t.up), last_run)
+                        {
+                            let elapsed = self.now.duration_since(seen).as_secs().max(0) as u64;
+                            if up_max + UPTIME_SLACK_SECONDS < was_min + elapsed {
+                                restarts.push(self.now);
+                            }
+                        }
+                        if c.state == State::Restarting {
+                            restarts.push(self.now);
+                        }
                     }
                 }
-                if c.state == State::Restarting {
-                    restarts.push(self.now);
-                }
+                restarts.drain(..restarts.len().saturating_sub(RESTARTS_KEPT));
                 c.restarts = restarts.len();
-                c.crash_loop = c.state == State::Restarting || restarts.len() >= CRASH_LOOP_RESTARTS;
+                c.crash_loop = c.state == State::Restarting || restarts.len() >= CRASH_LOOP_RESTARTS || fresh_loop;
                 c.problem |= c.crash_loop;
                 if c.problem {
                     c.since = before.and_then(|t| t.since).or_else(|| self.problem_start(c));
                 }
+                c.reason = crate::reason::of(c, self.now, window);
                 if keep_history {
-                    tracks.push(c.name.clone(), Track { up: up.map(|(min, _)| min), since: c.since, restarts });
+                    let restart_count = c.restart_count;
+                    tracks.push(
+                        c.name.clone(),
+                        Track { up: up.map(|(min, _)| min), since: c.since, restarts, restart_count },
+                    );
                 }
             }
             if !tracks.is_empty() {
@@ -345,6 +380,45 @@ mod tests {
         let web = &e.hosts[0].containers[0];
         assert_eq!((web.restarts, web.crash_loop, web.problem), (3, true, true));
         assert_eq!(e.status, EnvStatus::Problem);
+    }
+
+    #[test]
+    fn restart_counts_beat_the_uptime_guess() {
+        let counted = |status: &str, count: u32, started: &str| {
+            let mut e = env(&[("h", "api", status)]);
+            let c = &mut e.hosts[0].containers[0];
+            c.restart_count = Some(count);
+            c.started_at = Some(t(started));
+            e
+        };
+        // First seen: a high count and a start moments ago are a crash loop, caught
+        // running or not; the same count with a start days ago is history.
+        let m1 = monitor(Settings::default(), "2026-11-25T16:30:00Z");
+        let mut e = counted("Up Less than a second", 7, "2026-11-25T16:29:59Z");
+        let h1 = m1.apply(&mut e, None).unwrap();
+        let api = &e.hosts[0].containers[0];
+        assert_eq!((api.crash_loop, api.problem), (true, true));
+        assert_eq!(api.reason.as_deref(), Some("running, but crash-looping; restarted 7 times, up 1 s"));
+        let mut old = counted("Up 3 days", 7, "2026-11-22T16:00:00Z");
+        m1.apply(&mut old, None);
+        assert!(!old.hosts[0].containers[0].problem, "restarts long ago are not a loop");
+        // Five minutes later the count grew by 3: a crash loop from the count alone,
+        // though its uptime (the fallback) would say nothing.
+        let m2 = monitor(Settings::default(), "2026-11-25T16:35:00Z");
+        let mut e = counted("Up 4 minutes", 10, "2026-11-25T16:31:00Z");
+        let h2 = m2.apply(&mut e, Some(h1)).unwrap();
+        let api = &e.hosts[0].containers[0];
+        assert_eq!((api.restarts, api.crash_loop, api.problem), (3, true, true));
+        assert_eq!(api.reason.as_deref(), Some("running, but crash-looping; restarted 3 times in 5 min"));
+        // Uptime going backwards is not counted again when the engine counts.
+        let m3 = monitor(Settings::default(), "2026-11-25T16:40:00Z");
+        let mut e = counted("Up 2 seconds", 10, "2026-11-25T16:39:58Z");
+        m3.apply(&mut e, Some(h2.clone())).unwrap();
+        assert_eq!(e.hosts[0].containers[0].restarts, 3, "no growth, no new restart");
+        // A container recreated under the same name starts counting from 0 again.
+        let mut e = counted("Up 1 minute", 0, "2026-11-25T16:39:00Z");
+        m3.apply(&mut e, Some(h2)).unwrap();
+        assert_eq!(e.hosts[0].containers[0].restarts, 3, "a smaller count adds nothing");
     }
 
     #[test]

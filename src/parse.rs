@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Container, Host, Layout, Reach};
+use crate::model::{Container, Detail, Host, Layout, Reach, Text};
 use crate::status::{State, lookup_ci};
 
 /// At most this many warnings are kept per file; the rest are only counted.
@@ -249,6 +249,20 @@ struct Columns {
     state: Option<usize>,
     detail: Option<usize>,
     gathered: Option<usize>,
+    /// The columns of `docker inspect` and `docker logs` (all optional).
+    inspect: InspectColumns,
+}
+
+#[derive(Default)]
+struct InspectColumns {
+    restart_count: Option<usize>,
+    exit_code: Option<usize>,
+    oom_killed: Option<usize>,
+    started_at: Option<usize>,
+    finished_at: Option<usize>,
+    restart_policy: Option<usize>,
+    health_output: Option<usize>,
+    logs: Option<usize>,
 }
 
 impl Columns {
@@ -264,6 +278,16 @@ impl Columns {
             state: pos(&["state"]),
             detail: pos(&["error", "message", "msg"]),
             gathered: pos(&["gathered_at", "gathered", "timestamp"]),
+            inspect: InspectColumns {
+                restart_count: pos(&["restart_count", "restartcount", "restarts"]),
+                exit_code: pos(&["exit_code", "exitcode"]),
+                oom_killed: pos(&["oom_killed", "oomkilled"]),
+                started_at: pos(&["started_at", "startedat"]),
+                finished_at: pos(&["finished_at", "finishedat"]),
+                restart_policy: pos(&["restart_policy", "restartpolicy"]),
+                health_output: pos(&["health_output", "healthoutput"]),
+                logs: pos(&["logs", "log"]),
+            },
         };
         if columns.status.is_none() && columns.state.is_none() {
             return Err("the CSV header has neither a `status` nor a `state` column".into());
@@ -369,7 +393,62 @@ fn csv_row(out: &mut ParsedFile, hosts: &mut Hosts, columns: &Columns, record: &
         }
         s
     };
-    entry.containers.push(Container::from_row(name, status, image, engine_state));
+    let mut container = Container::from_row(name, status, image, engine_state);
+    inspect_fields(out, &mut container, &columns.inspect, &field, detail, lineno);
+    entry.containers.push(container);
+}
+
+/// Fills in what the inspect and logs columns say; a value that cannot be read
+/// is reported and left out, the row is kept.
+fn inspect_fields<'r>(
+    out: &mut ParsedFile,
+    c: &mut Container,
+    cols: &InspectColumns,
+    field: &impl Fn(Option<usize>) -> &'r str,
+    error: &str,
+    lineno: usize,
+) {
+    let restart_count = field(cols.restart_count);
+    if !restart_count.is_empty() {
+        match restart_count.parse::<u32>() {
+            Ok(n) => c.restart_count = Some(n),
+            Err(_) => out.warn(lineno, format!("restart_count {restart_count:?} is not a count; ignored")),
+        }
+    }
+    let exit_code = field(cols.exit_code);
+    if !exit_code.is_empty() {
+        match exit_code.parse::<i32>() {
+            // The engine's number is exact where the status text may say none.
+            Ok(code) => c.exit_code = Some(code),
+            Err(_) => out.warn(lineno, format!("exit_code {exit_code:?} is not a number; ignored")),
+        }
+    }
+    let oom = field(cols.oom_killed);
+    match oom.to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" => {}
+        "true" | "1" | "yes" => c.oom_killed = true,
+        _ => out.warn(lineno, format!("oom_killed {oom:?} is not true or false; ignored")),
+    }
+    let mut time = |col: Option<usize>, what: &str| -> Option<jiff::Timestamp> {
+        let text = field(col);
+        // Docker's zero time stands for "never".
+        if text.is_empty() || text.starts_with("0001-") {
+            return None;
+        }
+        text.parse().map_err(|_| out.warn(lineno, format!("{what} {text:?} is not an RFC 3339 time; ignored"))).ok()
+    };
+    c.started_at = time(cols.started_at, "started_at");
+    let finished_at = time(cols.finished_at, "finished_at");
+    c.restart_policy = Text::new(field(cols.restart_policy));
+    let detail = Detail {
+        finished_at,
+        error: error.to_owned(),
+        health_output: field(cols.health_output).to_owned(),
+        logs: field(cols.logs).to_owned(),
+    };
+    if !detail.is_empty() {
+        c.detail = Some(Box::new(detail));
+    }
 }
 
 #[cfg(test)]
@@ -506,6 +585,35 @@ mod tests {
         let p = parse_file(text.as_bytes());
         assert_eq!(p.gathered_at, Some("2026-11-25T16:30:00Z".parse().unwrap()));
         assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
+    fn csv_inspect_columns_are_read_and_bad_values_reported() {
+        let text = "host,name,image,state,status,error,restart_count,exit_code,oom_killed,started_at,finished_at,restart_policy,health_output,logs\n\
+            h,job,x:1,exited,Exited (137) 1 minute ago,,0,137,true,2026-11-25T16:20:00.5Z,2026-11-25T16:24:00Z,no,,\"line 1\nline \"\"2\"\"\"\n\
+            h,web,x:1,running,Up 1 hour,,2,,false,2026-11-25T15:30:00Z,0001-01-01T00:00:00Z,always,,\n\
+            h,odd,x:1,running,Up 1 hour,,many,one,maybe,yesterday,,,,\n";
+        let p = parse_file(text.as_bytes());
+        let [job, web, odd] = &p.hosts[0].containers[..] else { panic!("{:?}", p.hosts) };
+        assert_eq!((job.restart_count, job.exit_code, job.oom_killed), (Some(0), Some(137), true));
+        assert_eq!(job.started_at, Some("2026-11-25T16:20:00.5Z".parse().unwrap()));
+        assert_eq!(job.finished_at(), Some("2026-11-25T16:24:00Z".parse().unwrap()));
+        assert_eq!(job.logs(), "line 1\nline \"2\"");
+        assert_eq!(job.restart_policy, "no");
+        assert_eq!((web.restart_count, web.oom_killed, web.finished_at()), (Some(2), false, None));
+        assert!(web.detail.is_none(), "nothing beyond the inline fields");
+        assert_eq!((odd.restart_count, odd.exit_code, odd.oom_killed, odd.started_at), (None, None, false, None));
+        let lines: Vec<&str> = p.warnings.iter().map(|(_, w)| w.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "restart_count \"many\" is not a count; ignored",
+                "exit_code \"one\" is not a number; ignored",
+                "oom_killed \"maybe\" is not true or false; ignored",
+                "started_at \"yesterday\" is not an RFC 3339 time; ignored"
+            ]
+        );
+        assert!(p.warnings.iter().all(|(line, _)| *line == 5), "{:?}", p.warnings);
     }
 
     #[test]

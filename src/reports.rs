@@ -278,6 +278,10 @@ fn image_ref(c: &Container) -> String {
 fn container_problem(c: &Container) -> (&'static str, String) {
     // A `Restarting` container is crash-looping by definition; say so only of one
     // that looks up but keeps coming back.
+    if c.oom_killed && c.state != State::Running {
+        let code = c.exit_code.map(|n| format!(" (exit code {n})")).unwrap_or_default();
+        return ("oom_killed", format!("{}, killed: out of memory{code}", c.state.as_str()));
+    }
     let (kind, mut line) = if c.crash_loop && c.state != State::Restarting {
         ("crash_loop", format!("{}, but crash-looping: restarted {} times recently", c.state.as_str(), c.restarts))
     } else if c.state == State::Running && c.health == Health::Unhealthy {
@@ -439,9 +443,13 @@ fn junit_suite(env: &Environment, run: &Run) -> (Vec<u8>, SuiteCounts) {
             let verdict = c.problem.then(|| {
                 let (kind, message) = container_problem(c);
                 let mut details = format!("status: {}\nimage: {}\nhost: {}\n", c.status, image_ref(c), host.name);
+                if let Some(reason) = &c.reason {
+                    let _ = writeln!(details, "reason: {reason}");
+                }
                 if let Some(since) = c.since {
                     let _ = writeln!(details, "since: {since}");
                 }
+                forensics(&mut details, c);
                 let _ = write!(details, "environment: {}\npage: {}", env.name, env.page);
                 Verdict::problem(c.known.as_deref(), kind.to_owned(), message, details)
             });
@@ -497,6 +505,34 @@ fn junit_suite(env: &Environment, run: &Run) -> (Vec<u8>, SuiteCounts) {
     (out.into_bytes(), counts)
 }
 
+/// What `docker inspect` and `docker logs` told of a problem container, for a
+/// failure's body: the facts behind its reason, then its last log lines.
+fn forensics(out: &mut String, c: &Container) {
+    if let Some(count) = c.restart_count {
+        let _ = writeln!(out, "restart count: {count}");
+    }
+    if !c.restart_policy.is_empty() {
+        let _ = writeln!(out, "restart policy: {}", c.restart_policy);
+    }
+    if c.oom_killed {
+        out.push_str("out of memory: killed by the kernel\n");
+    }
+    if let Some(t) = c.started_at {
+        let _ = writeln!(out, "started at: {t}");
+    }
+    if let Some(t) = c.finished_at() {
+        let _ = writeln!(out, "finished at: {t}");
+    }
+    for (what, text) in [("engine error", c.error()), ("health check", c.health_output())] {
+        if !text.is_empty() {
+            let _ = writeln!(out, "{what}: {}", text.trim());
+        }
+    }
+    if !c.logs().is_empty() {
+        let _ = writeln!(out, "last log lines:\n{}", c.logs().trim_end());
+    }
+}
+
 /// The input file's test: an error when it could not be used, a failure when its
 /// data is stale.
 fn input_verdict(env: &Environment) -> Option<Verdict> {
@@ -542,6 +578,8 @@ enum Family {
     ContainerKnownIssue,
     ContainerState,
     ContainerExitCode,
+    ContainerRestarts,
+    ContainerOomKilled,
     HostUp,
     EnvironmentStatus,
     EnvironmentHosts,
@@ -556,12 +594,14 @@ enum Family {
 
 impl Family {
     /// The families each environment adds samples to, in the order they are written.
-    const PER_ENVIRONMENT: [Family; 15] = [
+    const PER_ENVIRONMENT: [Family; 17] = [
         Family::ContainerUp,
         Family::ContainerProblem,
         Family::ContainerKnownIssue,
         Family::ContainerState,
         Family::ContainerExitCode,
+        Family::ContainerRestarts,
+        Family::ContainerOomKilled,
         Family::HostUp,
         Family::EnvironmentStatus,
         Family::EnvironmentHosts,
@@ -583,6 +623,8 @@ impl Family {
             Family::ContainerKnownIssue => "envdash_container_known_issue",
             Family::ContainerState => "envdash_container_state",
             Family::ContainerExitCode => "envdash_container_exit_code",
+            Family::ContainerRestarts => "envdash_container_restarts_total",
+            Family::ContainerOomKilled => "envdash_container_oom_killed",
             Family::HostUp => "envdash_host_up",
             Family::EnvironmentStatus => "envdash_environment_status",
             Family::EnvironmentHosts => "envdash_environment_hosts",
@@ -611,6 +653,12 @@ impl Family {
             Family::ContainerExitCode => {
                 "The exit code of an exited container, or the last one of a restarting container (only those are listed)."
             }
+            Family::ContainerRestarts => {
+                "Restarts by the container's restart policy, as the engine counts them (RestartCount; only containers gathered with docker inspect)."
+            }
+            Family::ContainerOomKilled => {
+                "1 when the container's last exit was the kernel's out-of-memory kill, else 0 (only containers gathered with docker inspect)."
+            }
             Family::HostUp => {
                 "1 when the host answered docker ps; 0 when it was unreachable, had no Docker or was missing."
             }
@@ -630,7 +678,9 @@ impl Family {
 }
 
 fn family_header(out: &mut String, family: Family) {
-    let _ = writeln!(out, "# HELP {} {}\n# TYPE {} gauge", family.name(), family.help(), family.name());
+    // The engine's restart count only grows (until the container is recreated).
+    let kind = if family == Family::ContainerRestarts { "counter" } else { "gauge" };
+    let _ = writeln!(out, "# HELP {} {}\n# TYPE {} {kind}", family.name(), family.help(), family.name());
 }
 
 /// Escapes a label value for the text exposition format: backslash, double quote
@@ -702,6 +752,10 @@ fn metrics(env: &Environment) -> Vec<Vec<u8>> {
             emit(Family::ContainerState, &state, &1);
             if let Some(code) = c.exit_code {
                 emit(Family::ContainerExitCode, &id, &code);
+            }
+            if let Some(count) = c.restart_count {
+                emit(Family::ContainerRestarts, &id, &count);
+                emit(Family::ContainerOomKilled, &id, &u8::from(c.oom_killed));
             }
         }
     }
@@ -909,7 +963,13 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), all);
-        assert!(names.iter().all(|n| n.starts_with("envdash_") && !n.ends_with("_total")));
+        assert!(names.iter().all(|n| n.starts_with("envdash_")));
+        // Prometheus' conventions: counters end in `_total`, gauges never do.
+        for f in Family::PER_ENVIRONMENT {
+            let mut header = String::new();
+            family_header(&mut header, f);
+            assert_eq!(header.contains("counter"), f.name().ends_with("_total"), "{header}");
+        }
     }
 
     #[test]

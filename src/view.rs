@@ -328,6 +328,15 @@ impl Object for ContainerView {
             "since" => Value::from_serialize(c.since),
             "restarts" => Value::from(c.restarts),
             "crash_loop" => Value::from(c.crash_loop),
+            "restart_count" => Value::from(c.restart_count),
+            "oom_killed" => Value::from(c.oom_killed),
+            "started_at" => Value::from_serialize(c.started_at),
+            "finished_at" => Value::from_serialize(c.finished_at()),
+            "restart_policy" => Value::from(c.restart_policy.as_str()),
+            "error" => Value::from(c.error()),
+            "health_output" => Value::from(c.health_output()),
+            "logs" => Value::from(c.logs()),
+            "reason" => Value::from_serialize(&c.reason),
             _ => return None,
         })
     }
@@ -343,6 +352,19 @@ impl Object for ContainerView {
             "exit_code",
             "exit_meaning",
             "problem",
+            "known",
+            "since",
+            "restarts",
+            "crash_loop",
+            "restart_count",
+            "oom_killed",
+            "started_at",
+            "finished_at",
+            "restart_policy",
+            "error",
+            "health_output",
+            "logs",
+            "reason",
         ])
     }
 }

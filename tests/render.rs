@@ -132,6 +132,41 @@ fn environment_page_shows_hosts_states_and_unreadable_lines() {
 }
 
 #[test]
+fn problems_say_why_and_show_their_last_log_lines_escaped() {
+    let header = "host,name,image,state,status,restart_count,exit_code,oom_killed,started_at,finished_at,restart_policy,health_output,logs\n";
+    let rows = "h1,job,x:1,exited,Exited (3) 5 minutes ago,0,3,false,2026-11-25T16:20:00Z,2026-11-25T16:24:00Z,no,,\"starting\n<script>alert(1)</script> & done\"\n\
+                h1,hog,x:1,exited,Exited (137) 1 minute ago,0,137,true,2026-11-25T16:28:00Z,2026-11-25T16:29:00Z,no,,\n\
+                h1,web,x:1,running,Up 2 hours,0,,false,2026-11-25T14:30:00Z,,always,,\n";
+    let dir = input(&[("demo.txt", format!("{header}{rows}").as_bytes())]);
+    let out = tempfile::tempdir().unwrap();
+    render(dir.path(), out.path()).success();
+    let s = status(out.path());
+    let containers = env(&s, "demo")["hosts"][0]["containers"].as_array().unwrap().clone();
+    let [job, hog, web] = &containers[..] else { panic!("{containers:?}") };
+    assert_eq!(job["reason"], "exited 3 at 16:24 UTC after 4 min up");
+    assert_eq!(job["logs"], "starting\n<script>alert(1)</script> & done");
+    assert_eq!(
+        (&hog["reason"], &hog["oom_killed"]),
+        (&"killed: out of memory at 16:29 UTC after 1 min up".into(), &true.into())
+    );
+    assert!(web.get("reason").is_none() && web.get("logs").is_none(), "{web}");
+    assert_eq!(web["restart_policy"], "always");
+
+    let page = read(out.path().join("demo.html"));
+    assert!(page.contains("exited 3 at 16:24 UTC after 4 min up"), "the reason in words");
+    assert!(page.contains("✖ out of memory"), "an OOM kill says so where the state is");
+    // The log tail: collapsed, escaped, and only for the container it belongs to.
+    let details = page.split("<details>").nth(1).expect("a log block").split("</details>").next().unwrap();
+    assert!(details.contains("<summary>Last log lines of job</summary>"), "{details}");
+    assert!(
+        details.contains("<pre>starting\n&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; done</pre>"),
+        "{details}"
+    );
+    assert!(!page.contains("<script>alert"), "log text never reaches the page as markup");
+    assert_eq!(page.matches("<details>").count(), 1, "only containers with logs get a block");
+}
+
+#[test]
 fn hostile_names_are_escaped_and_slugged() {
     let dir = input(&[
         ("a b<i>.txt", b"h1.example.io\n<script>alert(1)</script>,Up 1 second,x:1\n"),

@@ -127,7 +127,9 @@ fn assert_metrics_valid(file: &Path) {
             current = rest.split(' ').next().unwrap().to_owned();
             assert!(families.insert(current.clone()), "{current} is described twice");
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            assert_eq!(rest, format!("{current} gauge"), "TYPE must follow HELP");
+            // Counters end in `_total`, as Prometheus names them; the rest are gauges.
+            let kind = if current.ends_with("_total") { "counter" } else { "gauge" };
+            assert_eq!(rest, format!("{current} {kind}"), "TYPE must follow HELP");
         } else {
             let name = line.split(['{', ' ']).next().unwrap();
             assert_eq!(name, current, "a sample outside its family: {line}");
@@ -190,6 +192,20 @@ fn junit_of_the_fixtures_is_valid_and_fails_exactly_what_is_wrong() {
     assert!(details.contains("status: Exited (137) 2 hours ago"), "{details}");
     assert!(details.contains("host: app-2.demo-int.cwds.example.io"), "{details}");
 
+    // With docker inspect's columns: an OOM kill is its own kind, and the body has
+    // the facts behind the reason and the last log lines.
+    let es = "//testsuite[@name='integration']/testcase[@classname='integration.es-1_integration_cwds_example_io' and @name='elasticsearch']/failure";
+    assert_eq!(xpath(&out.junit, &format!("string({es}/@type)")), "oom_killed");
+    assert_eq!(xpath(&out.junit, &format!("string({es}/@message)")), "exited, killed: out of memory (exit code 137)");
+    let details = xpath(&out.junit, &format!("string({es})"));
+    assert!(details.contains("reason: killed: out of memory at 16:05 UTC after 5 days up\n"), "{details}");
+    assert!(details.contains("finished at: 2026-11-25T16:05:11Z\n"), "{details}");
+    assert!(details.contains("last log lines:\n[2026-11-25T16:04:58,120][WARN ]"), "{details}");
+    let cans = "//testsuite[@name='integration']/testcase[@name='cans_api']/failure";
+    let details = xpath(&out.junit, &format!("string({cans})"));
+    assert!(details.contains("restart count: 17\nrestart policy: always\n"), "{details}");
+    assert!(details.contains("CANS_DB_URL is not set"), "{details}");
+
     let perry = "//testsuite[@name='qa']/testcase[@classname='qa.perry-1_qa_cwds_example_io']/failure";
     assert_eq!(xpath(&out.junit, &format!("string({perry}/@type)")), "unreachable");
     assert!(xpath(&out.junit, &format!("string({perry}/@message)")).contains("Connection timed out"));
@@ -241,6 +257,13 @@ fn metrics_of_the_fixtures_pass_promtool_and_agree_with_status_json() {
     );
     assert_eq!(sample(&metrics, &format!("envdash_container_problem{{{logspout}}}")), 1);
     assert_eq!(sample(&metrics, &format!("envdash_container_exit_code{{{logspout}}}")), 137);
+    // Restart counts and OOM kills, for containers gathered with docker inspect only.
+    assert!(!metrics.contains(&format!("envdash_container_restarts_total{{{logspout}}}")), "legacy: no count");
+    let cans = r#"env="integration",host="api-1.integration.cwds.example.io",container="cans_api""#;
+    assert_eq!(sample(&metrics, &format!("envdash_container_restarts_total{{{cans}}}")), 17);
+    assert_eq!(sample(&metrics, &format!("envdash_container_oom_killed{{{cans}}}")), 0);
+    let es = r#"env="integration",host="es-1.integration.cwds.example.io",container="elasticsearch""#;
+    assert_eq!(sample(&metrics, &format!("envdash_container_oom_killed{{{es}}}")), 1);
     assert_eq!(sample(&metrics, &format!("envdash_container_state{{{logspout},state=\"exited\",health=\"none\"}}")), 1);
     assert_eq!(sample(&metrics, r#"envdash_host_up{env="qa",host="perry-1.qa.cwds.example.io"}"#), 0);
     assert_eq!(sample(&metrics, r#"envdash_host_up{env="qa",host="app-1.qa.cwds.example.io"}"#), 1);

@@ -147,7 +147,7 @@ async function withPage(url, options, fn) {
 
 const visibleRows = (page) =>
   page.evaluate(() =>
-    Array.from(document.querySelectorAll("section.host tbody tr"))
+    Array.from(document.querySelectorAll("section.host tbody tr:not(.logs)"))
       .filter((r) => r.checkVisibility())
       .map((r) => r.textContent));
 
@@ -245,7 +245,7 @@ for (const kind of ["file", "http"]) {
     });
 
     test("nothing overflows a 360 px phone screen; the version matrix scrolls in its own box", async () => {
-      const pages = [url("index.html"), url("demo-int.html"), url("qa.html"), url("versions.html"),
+      const pages = [url("index.html"), url("demo-int.html"), url("qa.html"), url("integration.html"), url("versions.html"),
         url("index.html", longSite), url(`${LONG_ENV}.html`, longSite)];
       for (const u of pages) {
         for (const colorScheme of ["light", "dark"]) {
@@ -311,6 +311,34 @@ for (const kind of ["file", "http"]) {
         assert.deepEqual(jump.slice(0, 2), ["#host-app-2.demo-int.cwds.example.io", "#host-api-2.demo-int.cwds.example.io"]);
         await page.click(".jump a >> nth=1");
         assert.ok(await page.locator("section.host:target").textContent().then((t) => t.includes("cals_api")));
+      });
+    });
+
+    test("a problem says why in words, and its last log lines open from a collapsed block", async () => {
+      for (const viewport of [DESKTOP, PHONE]) {
+        await withPage(url("integration.html"), { viewport }, async (page, log) => {
+          const row = page.locator("tbody tr:not(.logs)", { hasText: "elasticsearch" }).first();
+          assert.match(await row.textContent(), /✖ out of memory/);
+          assert.match(await row.locator("small.reason").textContent(), /^killed: out of memory at 16:05 UTC after 5 days up$/);
+          const block = page.locator("tr.logs details", { hasText: "Last log lines of elasticsearch" });
+          const pre = block.locator("pre");
+          assert.equal(await pre.isVisible(), false, "collapsed until asked for");
+          await block.locator("summary").click();
+          assert.equal(await pre.isVisible(), true);
+          assert.match(await pre.textContent(), /Data too large/);
+          const style = await pre.evaluate((e) => ({ font: getComputedStyle(e).fontFamily, right: e.getBoundingClientRect().right }));
+          assert.match(style.font, /mono/i, "log lines in a monospace font");
+          assert.ok(style.right <= viewport.width, `the log block ends at ${style.right} px, past the page`);
+          assert.deepEqual(log.errors, []);
+        });
+      }
+      // The filter keeps a container's log lines with its row.
+      await withPage(url("integration.html"), {}, async (page) => {
+        await page.locator("#filter").fill("cans_api");
+        assert.equal(await page.textContent("#filter-count"), "2 of 21 containers");
+        assert.equal(await page.locator("tr.logs:visible").count(), 1);
+        await page.locator("#filter").fill("intake_api");
+        assert.equal(await page.locator("tr.logs:visible").count(), 0);
       });
     });
 
