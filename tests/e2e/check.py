@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Assertions of the end-to-end test (tests/e2e/run.sh), on what its runs left in WORK.
 
-Compares what envdash published (local site, the S3 bucket) with what the Docker
-engines say about their containers (`docker inspect`, in WORK/truth). Each check
-is a group of assertions; the last line is `N passed, M failed`.
+Compares what envdash published (local site, the S3 bucket) with what the
+Docker engines said at the moment the playbook asked them: run.sh's `docker`
+on the hosts keeps each answer to `ps` and `inspect` in WORK/truth. A container
+that moves (the crash loop) is compared with the phase the engine reported
+then, so no check races a container. Each check is a group of assertions; the
+last line is `N passed, M failed`.
 
     python3 tests/e2e/check.py WORK
 """
@@ -21,29 +24,42 @@ import boto3
 WORK = Path(sys.argv[1])
 PREFIX = "dash/"
 ALPHA, BETA = "e2e-alpha", "e2e_beta"
-UNREACHABLE = "perry-1.alpha.e2e.test"
-NO_DOCKER = "es-1.beta.e2e.test"
-EMPTY = "rundeck-1.beta.e2e.test"
+UNREACHABLE = "perry-1.alpha.e2e.test"  # every packet dropped: an SSH timeout
+NO_DOCKER = "es-1.beta.e2e.test"  # no daemon at its socket
+DENIED = "jenkins-1.beta.e2e.test"  # the user may not use its daemon
+HUNG = "queue-1.beta.e2e.test"  # its daemon accepts and never answers
+EMPTY = "rundeck-1.beta.e2e.test"  # a filter that matches nothing
+THROUGH_JUMP = "api-1.alpha.e2e.test"
+WITH_BECOME = "app-1.beta.e2e.test"
+SECRET = "hunter2-e2e-secret"
+USER = "envdash-e2e"
 # Hosts with containers and the names the test started there.
 EXPECTED = {
-    (ALPHA, "app-1.alpha.e2e.test"): {"web", "job_fail", "migrate", "sick"},
-    (ALPHA, "api-1.alpha.e2e.test"): {"crashloop", "never_started", "api", "frozen"},
-    (BETA, "app-1.beta.e2e.test"): {"web", "worker", "warming"},
+    (ALPHA, "app-1.alpha.e2e.test"): {"web", "job_fail", "migrate", "sick", "hog"},
+    (ALPHA, THROUGH_JUMP): {"crashloop", "never_started", "api", "frozen"},
+    (BETA, WITH_BECOME): {"web", "worker", "warming"},
     (BETA, EMPTY): set(),
 }
-# The states the test set up, as the engine must report them: name -> (state, health, exit code).
+# The states the test set up, as the engine must report them:
+# name -> the phases it may be in, each (state, health, exit code, OOM-killed).
 SETUP = {
-    "web": ("running", "none", None),
-    "job_fail": ("exited", "none", 3),
-    "migrate": ("exited", "none", 0),
-    "sick": ("running", "unhealthy", None),
-    "crashloop": ("restarting", "none", 1),
-    "never_started": ("created", "none", None),
-    "api": ("running", "healthy", None),
-    "frozen": ("paused", "none", None),
-    "worker": ("exited", "none", 2),
-    "warming": ("running", "starting", None),
+    "web": [("running", "none", None, False)],
+    "job_fail": [("exited", "none", 3, False)],
+    "migrate": [("exited", "none", 0, False)],
+    "sick": [("running", "unhealthy", None, False)],
+    "hog": [("exited", "none", 137, True)],
+    # A restart policy and a command that fails at once: between two restarts it
+    # is `restarting`, and for a moment `running`. Both are a crash loop.
+    "crashloop": [("restarting", "none", 1, False), ("running", "none", None, False)],
+    "never_started": [("created", "none", None, False)],
+    "api": [("running", "healthy", None, False)],
+    "frozen": [("paused", "none", None, False)],
+    "worker": [("exited", "none", 2, False)],
+    "warming": [("running", "starting", None, False)],
 }
+# What envdash must call a problem, whichever phase the engine reported: the
+# envdash.toml of the test allows `migrate` to exit with code 0.
+PROBLEMS = {"job_fail", "sick", "hog", "crashloop", "never_started", "frozen", "worker"}
 CHECKS = []
 
 
@@ -57,15 +73,29 @@ def load(path):
 
 
 def truth():
-    """(env, host) -> {name: (state, health, exit_code)} from `docker inspect`."""
+    """(env, host) -> {name: facts} from the engine's answers at the moment of gathering."""
     out = {}
-    for (env, host) in EXPECTED:
+    for env, host in EXPECTED:
+        ps = {}
+        for line in (WORK / "truth" / f"{host}.ps.json").read_text().splitlines():
+            if line.strip().startswith("{"):
+                row = json.loads(line)
+                ps[row["Names"]] = row
+        inspect_file = WORK / "truth" / f"{host}.inspect.json"
+        inspected = load(inspect_file) if inspect_file.exists() and inspect_file.read_text().strip() else []
         seen = {}
-        for c in load(WORK / "truth" / f"{host}.json"):
+        for c in inspected:
             st = c["State"]
-            health = (st.get("Health") or {}).get("Status", "none")
-            exit_code = st["ExitCode"] if st["Status"] in ("exited", "restarting") else None
-            seen[c["Name"].lstrip("/")] = (st["Status"], health, exit_code)
+            name = c["Name"].lstrip("/")
+            seen[name] = {
+                "state": st["Status"],
+                "health": (st.get("Health") or {}).get("Status", "none"),
+                "exit_code": st["ExitCode"] if st["Status"] in ("exited", "restarting", "dead") else None,
+                "oom": st["OOMKilled"],
+                "restart_count": c["RestartCount"],
+                "status": ps[name]["Status"],
+            }
+        assert set(seen) == set(ps), f"{host}: ps listed {sorted(ps)}, inspect {sorted(seen)}"
         out[(env, host)] = seen
     return out
 
@@ -75,27 +105,26 @@ def site_hosts(status):
     return {(e["name"], h["name"]): h for e in status["environments"] for h in e["hosts"]}
 
 
-# The test's envdash.toml allows these containers to exit with code 0.
-ALLOW_EXIT_ZERO = {"migrate"}
-
-
-def is_problem(name, state, health, exit_code):
-    if state == "exited" and exit_code == 0 and name in ALLOW_EXIT_ZERO:
-        return False
-    return state != "running" or health == "unhealthy"
+def containers(status):
+    """(host, name) -> container entry of a status.json."""
+    return {(h[1], c["name"]): c for h, entry in site_hosts(status).items() for c in entry["containers"]}
 
 
 STATUS = {}  # the published status.json, loaded by main()
-TRUTH = {}  # (env, host) -> {name: (state, health, exit code)}, from the engines
+TRUTH = {}  # (env, host) -> {name: facts}, as the engines said at gathering
+
+
+def phase(facts):
+    return (facts["state"], facts["health"], facts["exit_code"], facts["oom"])
 
 
 @check
-def engines_report_the_states_set_up():
+def engines_reported_the_states_set_up():
     for key, names in EXPECTED.items():
         got = TRUTH[key]
-        assert set(got) == names, f"{key}: engine lists {sorted(got)}, expected {sorted(names)}"
-        for name, fact in got.items():
-            assert fact == SETUP[name], f"{key[1]} {name}: engine says {fact}, test set up {SETUP[name]}"
+        assert set(got) == names, f"{key}: engine listed {sorted(got)}, expected {sorted(names)}"
+        for name, facts in got.items():
+            assert phase(facts) in SETUP[name], f"{key[1]} {name}: engine said {phase(facts)}, set up {SETUP[name]}"
 
 
 @check
@@ -112,6 +141,30 @@ def playbook_run_succeeded_and_reported_the_upload():
 
 
 @check
+def every_host_was_reached_over_ssh_as_the_user():
+    logs = {p.stem: p.read_text() for p in (WORK / "ssh").glob("*.log")}
+    for host in ["app-1.alpha.e2e.test", THROUGH_JUMP, WITH_BECOME, NO_DOCKER, EMPTY, DENIED, HUNG]:
+        assert f"Accepted publickey for {USER} from" in logs[host], f"{host}: no key login by {USER}:\n{logs[host]}"
+        assert "for root" not in logs[host], f"{host}: root logged in"
+    # The host behind the jump host was reached from the jump host's address, and
+    # the controller could not have reached it directly.
+    assert f"Accepted publickey for {USER} from 10.77.0.1 " in logs[THROUGH_JUMP], logs[THROUGH_JUMP]
+    assert f"Accepted publickey for {USER} from 10.66.0.1 " in logs["jump"], logs["jump"]
+    assert (WORK / "far-direct").read_text().strip() == "no", "the controller reaches the far host without the jump"
+
+
+@check
+def an_unreachable_host_costs_no_more_than_the_timeouts():
+    timeout, ssh_timeout = (int(x) for x in (WORK / "limits").read_text().split())
+    took = float((WORK / "gather.seconds").read_text())
+    # The SSH timeout was really waited for (packets dropped, not a refused
+    # port), and the hung daemon's timeout ran beside it, not after it. The
+    # margin is for Ansible itself on a busy machine.
+    assert took >= ssh_timeout - 0.5, f"gathering took {took} s: the unreachable host did not time out"
+    assert took <= timeout + ssh_timeout + 15, f"gathering took {took} s, limits {timeout} + {ssh_timeout} s"
+
+
+@check
 def environment_files_are_csv_with_one_row_per_container():
     envs = WORK / "envs"
     files = sorted(p.name for p in envs.iterdir())
@@ -122,6 +175,7 @@ def environment_files_are_csv_with_one_row_per_container():
             rows = list(csv.reader(f, strict=True))
         header = rows[0]
         assert header[:6] == ["host", "name", "image", "state", "status", "error"], header
+        assert {"restart_count", "exit_code", "oom_killed", "started_at", "logs"} <= set(header), header
         assert all(len(r) == len(header) for r in rows), f"{env}: rows of uneven width"
         rows = [dict(zip(header, r)) for r in rows[1:]]
         for r in rows:
@@ -134,70 +188,113 @@ def environment_files_are_csv_with_one_row_per_container():
         if env == ALPHA:
             fail = next(r for r in rows if r["name"] == "job_fail")
             # Docker prints the command in quotes, escaping the inner ones as \": all must survive.
-            assert fail["command"].startswith('"sh -c \'echo \\"a,b\\"'), f"command field mangled: {fail['command']!r}"
+            assert fail["command"].startswith('"sh -c \'echo \\"job: starting, step \\\\\\"a,b\\\\\\"\\"'), (
+                f"command field mangled: {fail['command']!r}"
+            )
         if env == BETA:
             assert any(r["host"] == EMPTY and r["name"] == "" and r["state"] == "" for r in rows), "no row for the empty host"
 
 
 @check
-def every_container_is_published_with_the_engine_state():
+def every_container_is_published_as_the_engine_reported_it():
     hosts = site_hosts(STATUS)
     for key, facts in TRUTH.items():
         assert key in hosts, f"{key} missing from status.json"
         shown = {c["name"]: c for c in hosts[key]["containers"]}
         assert set(shown) == set(facts), f"{key}: shown {sorted(shown)}, engine {sorted(facts)}"
         assert hosts[key]["reach"] == "ok", f"{key}: reach {hosts[key]['reach']}"
-        for name, (state, health, exit_code) in facts.items():
+        for name, f in facts.items():
             c = shown[name]
-            assert c["state"] == state, f"{key[1]} {name}: shown {c['state']}, engine {state}"
-            assert c["health"] == health, f"{key[1]} {name}: health {c['health']}, engine {health}"
-            if state == "exited":
-                assert c["exit_code"] == exit_code, f"{name}: exit code {c['exit_code']}, engine {exit_code}"
+            where = f"{key[1]} {name}"
+            assert c["state"] == f["state"], f"{where}: shown {c['state']}, engine {f['state']}"
+            assert c["health"] == f["health"], f"{where}: health {c['health']}, engine {f['health']}"
+            assert c["status"] == f["status"], f"{where}: status {c['status']!r}, engine {f['status']!r}"
+            if f["exit_code"] is not None:
+                assert c["exit_code"] == f["exit_code"], f"{where}: exit code {c['exit_code']}, engine {f['exit_code']}"
+            assert c.get("oom_killed", False) == f["oom"], f"{where}: oom_killed {c.get('oom_killed')}, engine {f['oom']}"
+            assert c["restart_count"] == f["restart_count"], f"{where}: restarts {c['restart_count']}, engine {f['restart_count']}"
             assert c["image"] == "localhost/e2e-busybox" and c["version"] == "1.0", (name, c["image"], c["version"])
 
 
 @check
-def the_right_containers_are_problems():
-    hosts = site_hosts(STATUS)
-    problems = set()
-    for key, facts in TRUTH.items():
-        for c in hosts[key]["containers"]:
-            state, health, exit_code = facts[c["name"]]
-            want = is_problem(c["name"], state, health, exit_code)
-            assert c["problem"] == want, f"{key[1]} {c['name']}: problem={c['problem']}, expected {want}"
-            if c["problem"]:
-                problems.add((key[1], c["name"]))
-    assert problems == {
-        ("app-1.alpha.e2e.test", "job_fail"),
-        ("app-1.alpha.e2e.test", "sick"),
-        ("api-1.alpha.e2e.test", "crashloop"),
-        ("api-1.alpha.e2e.test", "never_started"),
-        ("api-1.alpha.e2e.test", "frozen"),
-        ("app-1.beta.e2e.test", "worker"),
-    }, sorted(problems)
+def the_right_containers_are_problems_and_a_crash_loop_is_one_in_any_phase():
+    shown = containers(STATUS)
+    problems = {name for (_, name), c in shown.items() if c["problem"]}
+    assert problems == PROBLEMS, f"problems: {sorted(problems)}, expected {sorted(PROBLEMS)}"
+    loop = shown[(THROUGH_JUMP, "crashloop")]
+    state = TRUTH[(ALPHA, THROUGH_JUMP)]["crashloop"]["state"]
+    assert loop.get("crash_loop") is True, f"crashloop caught {state}: not a crash loop: {loop}"
+    assert "restart" in loop.get("reason", ""), f"crashloop caught {state}: reason {loop.get('reason')!r}"
+    others = {name for (_, name), c in shown.items() if c.get("crash_loop")}
+    assert others == {"crashloop"}, f"crash loops: {sorted(others)}"
 
 
 @check
-def unreachable_and_docker_less_hosts_are_shown():
+def problems_say_why_with_their_last_log_lines():
+    shown = containers(STATUS)
+    job = shown[("app-1.alpha.e2e.test", "job_fail")]
+    assert job["reason"].startswith("exited 3 at "), job["reason"]
+    assert "job: starting" in job["logs"] and job["logs"].rstrip().endswith("job: giving up"), job["logs"]
+    assert "job: [redacted]" in job["logs"], f"the secret line was not redacted: {job['logs']!r}"
+    hog = shown[("app-1.alpha.e2e.test", "hog")]
+    assert hog["reason"].startswith("killed: out of memory"), hog["reason"]
+    assert "hog: filling memory" in hog["logs"], hog
+    sick = shown[("app-1.alpha.e2e.test", "sick")]
+    assert "health check: curl: (7) Failed to connect" in sick["reason"], sick["reason"]
+    assert "curl: (7)" in sick["health_output"], sick
+    loop = shown[(THROUGH_JUMP, "crashloop")]
+    assert "crashloop: cannot open /data" in loop["logs"], loop
+    worker = shown[(WITH_BECOME, "worker")]
+    assert worker["logs"].strip() == "worker: no queue", worker
+    # The page shows the same: the exit code, the reason and the lines printed.
+    page = (WORK / "site" / next(e["page"] for e in STATUS["environments"] if e["name"] == ALPHA)).read_text()
+    assert "exited 3 at " in page and "<summary>Last log lines of job_fail</summary>" in page, "no reason or log block"
+    assert "job: giving up" in page and "job: [redacted]" in page, "the log lines are not on the page"
+    # Healthy containers: nothing gathered beyond their state.
+    for key in [("app-1.alpha.e2e.test", "web"), (THROUGH_JUMP, "api"), (WITH_BECOME, "web")]:
+        assert "logs" not in shown[key] and "reason" not in shown[key], (key, shown[key])
+
+
+@check
+def the_secret_never_leaves_the_host():
+    for folder in ("envs", "site"):
+        for p in (WORK / folder).rglob("*"):
+            if p.is_file():
+                assert SECRET.encode() not in p.read_bytes(), f"the secret is in {p}"
+    s3 = boto3.client("s3", endpoint_url=os.environ["S3_ENDPOINT"])
+    for o in s3.list_objects_v2(Bucket=os.environ["BUCKET"], Prefix=PREFIX).get("Contents", []):
+        body = s3.get_object(Bucket=os.environ["BUCKET"], Key=o["Key"])["Body"].read()
+        assert SECRET.encode() not in body, f"the secret is in s3://{os.environ['BUCKET']}/{o['Key']}"
+    assert SECRET not in (WORK / "run1.log").read_text(), "the secret is in the playbook's output"
+
+
+@check
+def hosts_not_reporting_are_shown_with_their_reason():
     hosts = site_hosts(STATUS)
     h = hosts.get((ALPHA, UNREACHABLE))
     assert h, f"{UNREACHABLE} missing"
     assert h["reach"] == "unreachable" and h["containers"] == [], h
-    assert "ssh" in h.get("detail", "").lower(), f"no reason given: {h}"
-    h = hosts.get((BETA, NO_DOCKER))
-    assert h, f"{NO_DOCKER} missing"
+    assert "timed out" in h.get("detail", "").lower(), f"not an SSH timeout: {h}"
+    h = hosts[(BETA, NO_DOCKER)]
     assert h["reach"] == "docker_unavailable", h
     assert "Cannot connect to the Docker daemon" in h.get("detail", ""), h
-    h = hosts.get((BETA, EMPTY))
-    assert h and h["reach"] == "ok" and h["containers"] == [], h
+    h = hosts[(BETA, DENIED)]
+    assert h["reach"] == "docker_unavailable", h
+    assert "permission denied" in h.get("detail", ""), f"not Docker's own message: {h}"
+    h = hosts[(BETA, HUNG)]
+    assert h["reach"] == "docker_unavailable", h
+    timeout = (WORK / "limits").read_text().split()[0]
+    assert h.get("detail") == f"docker ps did not answer within {timeout} s", h
+    h = hosts[(BETA, EMPTY)]
+    assert h["reach"] == "ok" and h["containers"] == [], h
 
 
 @check
 def both_environments_present_with_problem_status():
     envs = {e["name"]: e for e in STATUS["environments"]}
     assert set(envs) == {ALPHA, BETA}, f"environments: {sorted(envs)}"
-    assert envs[ALPHA]["counts"]["hosts"] == 3 and envs[BETA]["counts"]["hosts"] == 3, envs
-    assert envs[ALPHA]["counts"]["containers"] == 8 and envs[BETA]["counts"]["containers"] == 3
+    assert envs[ALPHA]["counts"]["hosts"] == 3 and envs[BETA]["counts"]["hosts"] == 5, envs
+    assert envs[ALPHA]["counts"]["containers"] == 9 and envs[BETA]["counts"]["containers"] == 3
     for e in envs.values():
         assert e["status"] == "problem", (e["name"], e["status"])
         assert e["layout"] == "csv" and e["counts"]["warnings"] == 0, (e["name"], e["warnings"])
@@ -266,11 +363,13 @@ def legacy_layout_renders_the_same_containers():
     legacy = load(WORK / "site-legacy" / "status.json")
     assert {e["name"]: e["layout"] for e in legacy["environments"]} == {ALPHA: "legacy", BETA: "legacy"}
     new, old = site_hosts(STATUS), site_hosts(legacy)
-    fields = ("name", "image", "version", "state", "health", "exit_code", "problem")
+    # The crash loop moves between the two listings, and the legacy layout has no
+    # restart counts: compared are the containers that hold still.
+    fields = ("name", "image", "version", "state", "health", "problem")
     for key in EXPECTED:
         assert key in old, f"{key} missing from the legacy rendering"
-        a = sorted(tuple(c[f] for f in fields) for c in new[key]["containers"])
-        b = sorted(tuple(c[f] for f in fields) for c in old[key]["containers"])
+        a = sorted(tuple(c[f] for f in fields) for c in new[key]["containers"] if c["name"] != "crashloop")
+        b = sorted(tuple(c[f] for f in fields) for c in old[key]["containers"] if c["name"] != "crashloop")
         assert a == b, f"{key}: CSV {a} != legacy {b}"
     assert old[(BETA, NO_DOCKER)]["reach"] == "docker_unavailable", old[(BETA, NO_DOCKER)]
     for e in legacy["environments"]:
