@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use jiff::Timestamp;
 
+use crate::alert::NotifyMode;
 use crate::config::{Checksums, PublishConfig, RenderConfig};
 use crate::model::EnvStatus;
 use crate::render::EnvSummary;
@@ -57,8 +58,20 @@ enum Command {
     Render(RenderArgs),
     /// Upload a rendered site to S3, sending only files whose bytes changed
     Publish(PublishArgs),
-    /// Render, then publish when a bucket is given: the job Jenkins and Ansible run
+    /// Render, send the alerts, then publish when a bucket is given: the job Jenkins and Ansible run
     Run(RunArgs),
+    /// Notifications: `--test` sends a sample message to every notifier of the config
+    Notify(NotifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct NotifyArgs {
+    /// Configuration with the `[[notify]]` entries
+    #[arg(short, long, value_name = "FILE", env = "ENVDASH_CONFIG")]
+    config: PathBuf,
+    /// Send a sample message to every notifier and say which ones worked (exit code 2 when one failed)
+    #[arg(long, required = true)]
+    test: bool,
 }
 
 #[derive(Debug, Args)]
@@ -119,7 +132,7 @@ struct RunArgs {
     s3: S3Args,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "S3 options")]
 struct S3Args {
     /// Key prefix inside the bucket (for example `dash/`)
@@ -137,7 +150,7 @@ struct S3Args {
     /// Remove objects under the prefix that are no longer in the site (after all uploads succeed)
     #[arg(long)]
     delete: bool,
-    /// Show what would be uploaded and deleted, change nothing
+    /// Show what would be uploaded and deleted (for run: and the alerts that would be sent); change nothing
     #[arg(long)]
     dry_run: bool,
     /// Uploads in flight at once
@@ -209,7 +222,7 @@ fn fail_on_code(fail_on: &[FailOn], environments: &[EnvSummary], say: &dyn Fn(St
 }
 
 impl RenderArgs {
-    fn into_config(self) -> Result<RenderConfig> {
+    fn into_config(self, notify: NotifyMode) -> Result<RenderConfig> {
         let settings = match &self.config {
             Some(path) => Settings::load(path)?,
             None => Settings::default(),
@@ -225,6 +238,7 @@ impl RenderArgs {
             junit: self.junit,
             prometheus: self.prometheus,
             badges: self.badges,
+            notify,
         })
     }
 }
@@ -313,7 +327,8 @@ fn run(cli: Cli) -> Result<u8> {
     let rendered = match cli.command {
         Command::Render(args) => {
             let fail_on = args.fail_on.clone();
-            let report = crate::site::render_site(&args.into_config()?)?;
+            // A render keeps its alerts for the next `run` to send.
+            let report = crate::site::render_site(&args.into_config(NotifyMode::Queue)?)?;
             say(report.summary_line());
             say(format!("open {}", report.out.join("index.html").display()));
             Some((fail_on, report))
@@ -330,10 +345,25 @@ fn run(cli: Cli) -> Result<u8> {
         }
         Command::Run(args) => {
             let fail_on = args.render.fail_on.clone();
-            let render = args.render.into_config()?;
+            let mode = if args.s3.dry_run { NotifyMode::DryRun } else { NotifyMode::Send };
+            let render = args.render.into_config(mode)?;
+            let bucket = args.bucket.filter(|b| !b.trim().is_empty());
+            if let Some(bucket) = &bucket {
+                // A new agent or a wiped workspace: the history and the alert state
+                // come back from the bucket before anything is judged.
+                let cfg = args.s3.clone().into_config(render.out.clone(), bucket.clone(), quiet)?;
+                if let Some(restored) = crate::publish::restore_history(&cfg)? {
+                    say(restored);
+                }
+            }
             let report = crate::site::render_site(&render)?;
             say(report.summary_line());
-            match args.bucket.filter(|b| !b.trim().is_empty()) {
+            for d in &report.deliveries {
+                if d.error.is_none() {
+                    say(d.summary());
+                }
+            }
+            match bucket {
                 None => say(format!(
                     "no bucket given (--bucket or ENVDASH_BUCKET): the site is in {}; open {}",
                     report.out.display(),
@@ -346,6 +376,30 @@ fn run(cli: Cli) -> Result<u8> {
                 }
             }
             Some((fail_on, report))
+        }
+        Command::Notify(args) => {
+            let settings = Settings::load(&args.config)?;
+            if settings.notifiers.is_empty() {
+                bail!("{} has no [[notify]] entries: nothing to test", args.config.display());
+            }
+            let tries = crate::alert::deliver::Tries::of(&settings);
+            let deliveries = crate::alert::deliver::test_all(&settings, now_from_env()?, tries);
+            let mut failed = 0;
+            for d in &deliveries {
+                match &d.error {
+                    None => {
+                        say(format!("ok      {} ({:?}): test message delivered", d.notifier, d.kind).to_lowercase())
+                    }
+                    Some(e) => {
+                        failed += 1;
+                        eprintln!("FAILED  {}: {e}", d.notifier);
+                    }
+                }
+            }
+            if failed > 0 {
+                bail!("{failed} of {} notifiers did not take the test message", deliveries.len());
+            }
+            None
         }
     };
     Ok(match rendered {

@@ -30,6 +30,8 @@ pub struct RenderConfig {
     pub prometheus: Option<PathBuf>,
     /// Write a shields.io endpoint badge per environment into `badges/` of `out`.
     pub badges: bool,
+    /// What becomes of the alerts this run's changes make.
+    pub notify: crate::alert::NotifyMode,
 }
 
 /// How request bodies are checksummed; some S3-compatible servers reject the

@@ -89,7 +89,9 @@ fn disambiguate(files: &mut [InputFile]) {
 }
 
 /// Names that the site itself uses, so no environment page may take them.
-const RESERVED: [&str; 5] = ["index", "status", "versions", "badges", "404"];
+/// (`alerts`: `history/alerts.json` is the alert state; `incidents` and `feed`
+/// are the incident log and its feed.)
+const RESERVED: [&str; 8] = ["index", "status", "versions", "badges", "404", "alerts", "incidents", "feed"];
 
 /// Turns environment names into unique, safe page stems: ASCII letters, digits,
 /// `-`, `_` and `.` only, no leading dot, no `..`, never a reserved name, unique

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::{EnvStatus, Text};
 use crate::status::lookup_ci;
+use crate::uptime::Segments;
 
 /// One past run of one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +38,12 @@ pub struct Track {
     /// The engine's restart count when last seen, when the input has it.
     #[serde(default, rename = "rc", skip_serializing_if = "Option::is_none")]
     pub restart_count: Option<u32>,
+    /// It was crash-looping when last seen (so that the same run rendered again says so too).
+    #[serde(default, rename = "cl", skip_serializing_if = "std::ops::Not::not")]
+    pub crash_loop: bool,
+    /// Fine or not, run after run, as transitions (the last 30 days).
+    #[serde(default, rename = "u", skip_serializing_if = "Segments::is_empty")]
+    pub uptime: Segments,
 }
 
 /// The history file of one environment. Containers were last seen at the
@@ -48,6 +55,9 @@ pub struct EnvHistory {
     pub runs: Vec<Run>,
     /// By host, then container name.
     pub hosts: BTreeMap<String, Tracks>,
+    /// The environment fine or not, run after run (the last 30 days).
+    #[serde(default, skip_serializing_if = "Segments::is_empty")]
+    pub uptime: Segments,
 }
 
 /// The containers of one host, in the order last seen: a JSON object from
@@ -270,6 +280,7 @@ mod tests {
             name: "b".into(),
             runs: vec![Run { time: "2026-01-01T00:00:00Z".parse().unwrap(), status: EnvStatus::Ok }],
             hosts: BTreeMap::new(),
+            uptime: Segments::default(),
         };
         std::fs::write(&p, serde_json::to_vec(&h).unwrap()).unwrap();
         assert!(EnvHistory::load(&p, "a").runs.is_empty(), "another environment's history is not used");

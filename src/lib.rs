@@ -8,6 +8,7 @@
 //! around it, and [`publish`] syncs the result to S3. [`cli`] and [`config`] sit
 //! around them.
 
+pub mod alert;
 pub mod cli;
 pub mod config;
 pub mod discover;
@@ -24,5 +25,6 @@ pub mod reports;
 pub mod settings;
 pub mod site;
 pub mod status;
+pub mod uptime;
 pub mod versions;
 pub mod view;

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::status::{Health, State, parse_status};
 
 /// One container as one `docker ps -a` row reported it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Container {
     pub name: Text,
     /// Image repository, without tag or digest (`registry.example.io/intake_app`).
@@ -52,6 +52,9 @@ pub struct Container {
     /// Why it is a problem, in words (`killed: out of memory after 4 min up`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Its uptime figures, when it was not fine in every run of the last 30 days.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<Box<crate::uptime::Uptime>>,
 }
 
 /// What `docker inspect` and `docker logs` said of a container beyond its state,
@@ -118,6 +121,7 @@ impl Container {
             restart_policy: Text::default(),
             detail: None,
             reason: None,
+            uptime: None,
         }
     }
 
@@ -142,6 +146,7 @@ impl Container {
             restart_policy: Text::default(),
             detail: None,
             reason: None,
+            uptime: None,
         }
     }
 
@@ -182,7 +187,7 @@ pub enum Reach {
     Missing,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Host {
     pub name: String,
     pub reach: Reach,
@@ -295,6 +300,9 @@ pub struct Environment {
     /// The master-page section, when groups are configured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Its uptime figures (with history).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<crate::uptime::Uptime>,
     pub hosts: Vec<Host>,
 }
 
@@ -315,6 +323,7 @@ impl Environment {
             stale: false,
             degraded: false,
             group: None,
+            uptime: None,
             hosts: Vec::new(),
         }
     }

@@ -6,9 +6,19 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::history::{EnvHistory, Run, Track, Tracks, stopped_ago, uptime};
-use crate::model::{Container, Environment, Host, Reach};
+use crate::model::{Container, EnvStatus, Environment, Host, Reach};
 use crate::settings::{Known, Settings, matches};
 use crate::status::State;
+
+/// A run's verdict for the uptime figures: a problem a known issue explains is maintenance.
+fn uptime_seen(problem: bool, known: bool) -> crate::uptime::Seen {
+    use crate::uptime::Seen;
+    match (problem, known) {
+        (false, _) => Seen::Ok,
+        (true, true) => Seen::Maintenance,
+        (true, false) => Seen::Problem,
+    }
+}
 
 /// Restarts within the history window that make a running container a crash loop.
 pub const CRASH_LOOP_RESTARTS: usize = 3;
@@ -84,7 +94,17 @@ impl Monitor {
         let history = self.track(env, previous);
         env.finish();
         history.map(|mut h| {
+            // The same run rendered again (the same time): told once, counted once.
+            let replay = h.runs.last().is_some_and(|r| r.time == self.now);
+            if replay {
+                h.runs.pop();
+            }
             h.runs.push(Run { time: self.now, status: env.status });
+            let seen = uptime_seen(env.status != EnvStatus::Ok, env.status == EnvStatus::Known);
+            if !replay {
+                h.uptime.push(self.now, seen);
+            }
+            env.uptime = Some(h.uptime.figures(self.now));
             let keep = self.settings.history_runs();
             let excess = h.runs.len().saturating_sub(keep);
             h.runs.drain(..excess);
@@ -163,14 +183,25 @@ impl Monitor {
         let window = window_start.map_or(SignedDuration::ZERO, |w| self.now.duration_since(w));
         let runs = std::mem::take(&mut previous.runs);
         let last_run = runs.last().map(|r| r.time);
-        let mut next = EnvHistory { name: env.name.clone(), runs, ..EnvHistory::default() };
+        // The same run rendered again, at the same time: nothing new was seen.
+        let replay = last_run == Some(self.now);
+        let env_uptime = std::mem::take(&mut previous.uptime);
+        let mut next = EnvHistory { name: env.name.clone(), runs, uptime: env_uptime, ..EnvHistory::default() };
         for host in &mut env.hosts {
             // Taken out of the old history as they are used: the old and the new
             // history of a huge environment are never both whole in memory.
             let mut before_host = previous.hosts.remove(&host.name).unwrap_or_default();
+            if host.reach != Reach::Ok {
+                // Nothing was heard of its containers: what was known of them stays.
+                if !before_host.is_empty() {
+                    next.hosts.insert(host.name.clone(), before_host);
+                }
+                continue;
+            }
             let mut tracks = Tracks::default();
             for (at, c) in host.containers.iter_mut().filter(|c| c.state != State::Missing).enumerate() {
-                let before = before_host.take(&c.name, at);
+                let mut before = before_host.take(&c.name, at);
+                let mut segments = before.as_mut().map(|t| std::mem::take(&mut t.uptime)).unwrap_or_default();
                 let before = before.as_ref();
                 let mut restarts: Vec<Timestamp> = before
                     .map(|t| t.restarts.iter().copied().filter(|r| window_start.is_none_or(|w| *r >= w)).collect())
@@ -180,7 +211,7 @@ impl Monitor {
                 match (c.restart_count, before) {
                     // The engine counts restarts: growth since the last run is exact.
                     (Some(now_count), Some(Track { restart_count: Some(was), .. })) => {
-                        let grown = now_count.saturating_sub(*was) as usize;
+                        let grown = if replay { 0 } else { now_count.saturating_sub(*was) as usize };
                         restarts.extend(std::iter::repeat_n(self.now, grown.min(RESTARTS_KEPT)));
                     }
                     // Seen for the first time (or its count for the first time): a
@@ -192,6 +223,7 @@ impl Monitor {
                         });
                         fresh_loop = count as usize >= CRASH_LOOP_RESTARTS && started_recently;
                     }
+                    (None, _) if replay => {}
                     // Without counts: an uptime that went backwards is a restart.
                     (None, _) => {
                         if let (Some((_, up_max)), Some(was_min), Some(seen)) =
@@ -209,17 +241,33 @@ impl Monitor {
                 }
                 restarts.drain(..restarts.len().saturating_sub(RESTARTS_KEPT));
                 c.restarts = restarts.len();
-                c.crash_loop = c.state == State::Restarting || restarts.len() >= CRASH_LOOP_RESTARTS || fresh_loop;
+                let was_looping = replay && before.is_some_and(|t| t.crash_loop);
+                c.crash_loop =
+                    c.state == State::Restarting || restarts.len() >= CRASH_LOOP_RESTARTS || fresh_loop || was_looping;
                 c.problem |= c.crash_loop;
                 if c.problem {
                     c.since = before.and_then(|t| t.since).or_else(|| self.problem_start(c));
                 }
                 c.reason = crate::reason::of(c, self.now, window);
                 if keep_history {
+                    if !replay {
+                        segments.push(self.now, uptime_seen(c.problem, c.known.is_some()));
+                    }
+                    let figures = segments.figures(self.now);
+                    if !figures.perfect() {
+                        c.uptime = Some(Box::new(figures));
+                    }
                     let restart_count = c.restart_count;
                     tracks.push(
                         c.name.clone(),
-                        Track { up: up.map(|(min, _)| min), since: c.since, restarts, restart_count },
+                        Track {
+                            up: up.map(|(min, _)| min),
+                            since: c.since,
+                            restarts,
+                            restart_count,
+                            crash_loop: c.crash_loop,
+                            uptime: segments,
+                        },
                     );
                 }
             }
@@ -419,6 +467,24 @@ mod tests {
         let mut e = counted("Up 1 minute", 0, "2026-11-25T16:39:00Z");
         m3.apply(&mut e, Some(h2)).unwrap();
         assert_eq!(e.hosts[0].containers[0].restarts, 3, "a smaller count adds nothing");
+    }
+
+    #[test]
+    fn the_same_run_rendered_again_tells_and_counts_the_same() {
+        let m = monitor(Settings::default(), "2026-11-25T16:30:00Z");
+        let fleet = || {
+            let mut e = env(&[("h", "loop", "Up Less than a second"), ("h", "db", "Restarting (1) 2 seconds ago")]);
+            let c = &mut e.hosts[0].containers[0];
+            (c.restart_count, c.started_at) = (Some(7), Some(t("2026-11-25T16:29:59Z")));
+            e
+        };
+        let mut first = fleet();
+        let h1 = m.apply(&mut first, None).unwrap();
+        let mut again = fleet();
+        let h2 = m.apply(&mut again, Some(h1.clone())).unwrap();
+        assert_eq!(serde_json::to_string(&first).unwrap(), serde_json::to_string(&again).unwrap());
+        assert_eq!(h1, h2, "history unchanged by a replay");
+        assert!(again.hosts[0].containers[0].crash_loop);
     }
 
     #[test]

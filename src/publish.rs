@@ -77,6 +77,81 @@ pub fn publish(cfg: &PublishConfig) -> Result<PublishReport> {
     Ok(report)
 }
 
+/// When the site folder has no history (a new Jenkins agent, a wiped
+/// workspace), fetches `history/` back from the bucket into it, so that the run
+/// that follows neither re-alerts everything nor forgets since when things are
+/// down. Returns what it did, in a line; `None` when the local history is there.
+pub fn restore_history(cfg: &PublishConfig) -> Result<Option<String>> {
+    let local = cfg.site.join("history");
+    if std::fs::read_dir(&local).is_ok_and(|mut d| d.next().is_some()) {
+        return Ok(None);
+    }
+    let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime for S3")?;
+    let fetched = runtime.block_on(fetch_history(cfg, &local))?;
+    Ok(Some(if fetched == 0 {
+        format!("no history in s3://{}/{}: starting afresh", cfg.bucket, key_for(&cfg.prefix, "history/"))
+    } else {
+        format!(
+            "restored {fetched} history files from s3://{}/{} in {:.2} s",
+            cfg.bucket,
+            key_for(&cfg.prefix, "history/"),
+            started.elapsed().as_secs_f64()
+        )
+    }))
+}
+
+async fn fetch_history(cfg: &PublishConfig, local: &Path) -> Result<usize> {
+    let (client, endpoint, custom, attempts) = client(cfg).await;
+    let target = Target {
+        client,
+        bucket: cfg.bucket.clone(),
+        endpoint,
+        reach_hint: if custom && !cfg.path_style {
+            "check --endpoint-url / AWS_ENDPOINT_URL, --path-style (S3-compatible servers mostly need it) and the network"
+        } else {
+            "check --endpoint-url / AWS_ENDPOINT_URL and the network"
+        },
+        cache_control: String::new(),
+        stop: AtomicBool::new(false),
+        etag_warned: AtomicBool::new(false),
+        attempt_timeout: cfg.timeout,
+        attempts,
+        progress: None,
+    };
+    let prefix = key_for(&cfg.prefix, "history");
+    let started = Instant::now();
+    let remote =
+        list_remote(&target, &prefix).await.map_err(|e| anyhow!(explain(&e, &target, started.elapsed()).message))?;
+    let keys: Vec<String> = remote.keys().filter(|k| k.ends_with(".json")).cloned().collect();
+    std::fs::create_dir_all(local).with_context(|| format!("cannot create {}", local.display()))?;
+    let target = &target;
+    let results: Vec<Result<()>> = stream::iter(keys.iter())
+        .map(|key| async move {
+            let name = key.rsplit('/').next().unwrap_or(key);
+            if name.starts_with('.') || name.contains('\\') {
+                return Ok(());
+            }
+            let started = Instant::now();
+            let got = target.client.get_object().bucket(&target.bucket).key(key).send().await;
+            let object = got.map_err(|e| anyhow!(explain(&e, target, started.elapsed()).message))?;
+            let bytes =
+                object.body.collect().await.with_context(|| format!("cannot read s3://{}/{key}", target.bucket))?;
+            crate::output::write_bytes_atomic(&local.join(name), &bytes.into_bytes())
+        })
+        .buffer_unordered(cfg.concurrency.max(1))
+        .collect()
+        .await;
+    for r in results {
+        r?;
+    }
+    Ok(keys.len())
+}
+
 // ---------------------------------------------------------------------------
 // The local side.
 

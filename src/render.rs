@@ -12,6 +12,8 @@ use serde::Serialize;
 
 use jiff::Timestamp;
 
+use crate::alert::NotifierStatus;
+use crate::alert::feed::IncidentView;
 use crate::history::{EnvHistory, Run};
 use crate::model::{Counts, EnvStatus, Environment};
 use crate::monitor::{Monitor, Notices};
@@ -20,11 +22,12 @@ use crate::versions::Matrix;
 use crate::view::{EnvView, HostList, MatrixView};
 
 /// The built-in templates, by name.
-const BUILTIN: [(&str, &str); 4] = [
+const BUILTIN: [(&str, &str); 5] = [
     ("base.html", include_str!("../templates/base.html")),
     ("index.html", include_str!("../templates/index.html")),
     ("env.html", include_str!("../templates/env.html")),
     ("versions.html", include_str!("../templates/versions.html")),
+    ("incidents.html", include_str!("../templates/incidents.html")),
 ];
 
 /// The `utc` filter: an RFC 3339 time as `<time datetime="…">2026-11-25 16:31 UTC</time>`.
@@ -55,6 +58,10 @@ impl Templates {
         // Every value is escaped, whatever the file name; `|safe` is never used on input.
         jinja.set_auto_escape_callback(|_| AutoEscape::Html);
         jinja.add_filter("utc", utc);
+        // `99.3 %` from a share; `–` when nothing was counted.
+        jinja.add_filter("percent", |v: Option<f64>| crate::uptime::percent(v));
+        // `1 h` from seconds.
+        jinja.add_filter("span", |s: i64| crate::reason::span(jiff::SignedDuration::from_secs(s)));
         let mut sources: Vec<(String, String, String)> =
             BUILTIN.iter().map(|(n, s)| (n.to_string(), s.to_string(), format!("built-in {n}"))).collect();
         if let Some(dir) = overrides {
@@ -128,6 +135,8 @@ pub struct EnvSummary {
     pub age_seconds: Option<i64>,
     /// The last runs' verdicts, oldest first (empty without history).
     pub recent: Vec<Run>,
+    /// Its uptime figures (with history).
+    pub uptime: Option<crate::uptime::Uptime>,
 }
 
 impl EnvSummary {
@@ -146,6 +155,7 @@ impl EnvSummary {
             data_time: env.data_time,
             age_seconds: env.age_seconds,
             recent: runs.to_vec(),
+            uptime: env.uptime,
         }
     }
 }
@@ -224,10 +234,18 @@ pub struct IndexPage<'a> {
     pub sections: Vec<Section<'a>>,
     pub notices: &'a Notices,
     pub totals: Totals,
+    /// Each notifier's standing; the page warns when one fails.
+    pub notifiers: &'a [NotifierStatus],
 }
 
 impl<'a> IndexPage<'a> {
-    pub fn new(common: &'a Common, envs: &'a [EnvSummary], totals: Totals, monitor: &'a Monitor) -> IndexPage<'a> {
+    pub fn new(
+        common: &'a Common,
+        envs: &'a [EnvSummary],
+        totals: Totals,
+        monitor: &'a Monitor,
+        notifiers: &'a [NotifierStatus],
+    ) -> IndexPage<'a> {
         let mut environments: Vec<&EnvSummary> = envs.iter().collect();
         environments.sort_by(|a, b| a.status.cmp(&b.status).then_with(|| a.name.cmp(&b.name)));
         let groups = &monitor.settings().groups;
@@ -251,8 +269,14 @@ impl<'a> IndexPage<'a> {
             }
             sections
         };
-        IndexPage { common, environments, sections, notices: &monitor.notices, totals }
+        IndexPage { common, environments, sections, notices: &monitor.notices, totals, notifiers }
     }
+}
+
+/// The context of the incident log: `incidents` newest first (see
+/// [`crate::alert::feed::IncidentView`]).
+pub fn incidents_page(common: &Common, incidents: &[IncidentView]) -> Value {
+    context! { incidents => Value::from_serialize(incidents), ..Value::from_serialize(common) }
 }
 
 /// The context of the version matrix page.

@@ -23,6 +23,7 @@ use anyhow::{Context, Result};
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
+use crate::alert::NotifierStatus;
 use crate::config::RenderConfig;
 use crate::model::{Container, EnvStatus, Environment, Host, Reach};
 use crate::output::{write_atomic, write_bytes_atomic};
@@ -148,7 +149,7 @@ impl Reports {
 
     /// Writes the JUnit and metrics files into place and removes badges of
     /// environments that are gone.
-    pub fn finish(self, totals: &Totals) -> Result<()> {
+    pub fn finish(self, totals: &Totals, notifiers: &[NotifierStatus]) -> Result<()> {
         if let Some(junit) = self.junit {
             let t = &self.junit_totals;
             let head = format!(
@@ -178,6 +179,7 @@ impl Reports {
             for (status, n) in by_status.map(|(s, n)| (s.as_str(), n)) {
                 let _ = writeln!(head, "{}{{status=\"{status}\"}} {n}", Family::Environments.name());
             }
+            notify_metrics(&mut head, notifiers);
             prometheus.finish(
                 head.as_bytes(),
                 |i, w| {
@@ -590,6 +592,10 @@ enum Family {
     EnvironmentKnownIssues,
     EnvironmentDataTime,
     ParseWarnings,
+    NotifyOk,
+    NotifyPending,
+    NotifyFailures,
+    NotifyLastDelivered,
 }
 
 impl Family {
@@ -635,6 +641,10 @@ impl Family {
             Family::EnvironmentKnownIssues => "envdash_environment_known_issues",
             Family::EnvironmentDataTime => "envdash_environment_data_timestamp_seconds",
             Family::ParseWarnings => "envdash_parse_warnings",
+            Family::NotifyOk => "envdash_notify_ok",
+            Family::NotifyPending => "envdash_notify_pending_changes",
+            Family::NotifyFailures => "envdash_notify_consecutive_failures",
+            Family::NotifyLastDelivered => "envdash_notify_last_delivered_timestamp_seconds",
         }
     }
 
@@ -673,6 +683,12 @@ impl Family {
             Family::EnvironmentKnownIssues => "Problems of the environment that a known issue explains.",
             Family::EnvironmentDataTime => "When the environment's listing was gathered, in seconds since the epoch.",
             Family::ParseWarnings => "Lines of the environment's file that could not be read.",
+            Family::NotifyOk => {
+                "1 when the notifier's last delivery worked (or it had nothing to send), 0 when it failed."
+            }
+            Family::NotifyPending => "Changes waiting to be delivered by the notifier on the next run.",
+            Family::NotifyFailures => "Runs in a row whose delivery to the notifier failed.",
+            Family::NotifyLastDelivered => "When the notifier last delivered a message, in seconds since the epoch.",
         }
     }
 }
@@ -777,6 +793,33 @@ fn metrics(env: &Environment) -> Vec<Vec<u8>> {
         emit(Family::EnvironmentDataTime, &[("env", e)], &t.as_second());
     }
     parts.into_iter().map(String::into_bytes).collect()
+}
+
+/// Each notifier's standing: whether its last delivery worked, what waits, and
+/// when it last got a message through.
+fn notify_metrics(out: &mut String, notifiers: &[NotifierStatus]) {
+    if notifiers.is_empty() {
+        return;
+    }
+    let families = [Family::NotifyOk, Family::NotifyPending, Family::NotifyFailures, Family::NotifyLastDelivered];
+    for family in families {
+        family_header(out, family);
+        for n in notifiers {
+            let kind =
+                serde_json::to_value(n.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let labels = [("notifier", n.name.as_str()), ("kind", kind.as_str())];
+            match family {
+                Family::NotifyOk => sample(out, family, &labels, u8::from(n.ok)),
+                Family::NotifyPending => sample(out, family, &labels, n.pending),
+                Family::NotifyFailures => sample(out, family, &labels, n.failures),
+                _ => {
+                    if let Some(t) = n.last_delivered {
+                        sample(out, family, &labels, t.as_second());
+                    }
+                }
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

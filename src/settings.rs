@@ -42,6 +42,119 @@ pub struct Settings {
     /// Known issues and maintenance, inline.
     #[serde(default)]
     pub known: Vec<Known>,
+    /// The dashboard's public address (`https://dash.example.io/`), for links in
+    /// alerts and the feed; relative links without it.
+    pub site_url: Option<String>,
+    /// How alerts behave, for every notifier (each may override `remind_every`).
+    #[serde(default)]
+    pub alerts: AlertSettings,
+    /// Where alerts go.
+    #[serde(default, rename = "notify")]
+    pub notifiers: Vec<Notifier>,
+}
+
+/// `[alerts]`: reminders and flapping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSettings {
+    /// Repeat open problems this often (`"4h"`); none by default.
+    pub remind_every: Option<String>,
+    /// Changes of one container, host or environment within `flap_window`
+    /// that make it flapping: one message with a count instead of one per flip.
+    #[serde(default = "default_flap_changes")]
+    pub flap_changes: usize,
+    #[serde(default = "default_flap_window")]
+    pub flap_window: String,
+    /// How long one attempt to deliver a message may take (3 attempts a run).
+    #[serde(default = "default_notify_timeout")]
+    pub timeout: String,
+}
+
+impl Default for AlertSettings {
+    fn default() -> AlertSettings {
+        AlertSettings {
+            remind_every: None,
+            flap_changes: default_flap_changes(),
+            flap_window: default_flap_window(),
+            timeout: default_notify_timeout(),
+        }
+    }
+}
+
+fn default_flap_changes() -> usize {
+    4
+}
+
+fn default_flap_window() -> String {
+    "1h".to_owned()
+}
+
+fn default_notify_timeout() -> String {
+    "10s".to_owned()
+}
+
+/// One `[[notify]]` entry: a destination for alerts and what it wants to hear.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Notifier {
+    /// How messages are sent.
+    pub kind: NotifierKind,
+    /// A name for messages, status.json and metrics; `<kind>` or `<kind>-<n>` by default.
+    pub name: Option<String>,
+    /// The webhook's address (webhook, slack, teams). Better kept out of the file: `url_env`.
+    pub url: Option<String>,
+    /// The environment variable that holds the webhook's address.
+    pub url_env: Option<String>,
+    /// Environment name patterns this notifier hears about; all by default.
+    #[serde(default)]
+    pub environments: Vec<String>,
+    /// Master-page groups this notifier hears about; all by default.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// `warning` (everything, the default) or `critical` (containers down, hosts
+    /// not reporting, environments unknown).
+    #[serde(default)]
+    pub min_severity: Severity,
+    /// Overrides `[alerts] remind_every` for this notifier (`"off"` for none).
+    pub remind_every: Option<String>,
+    /// email: `smtp://host:587` (STARTTLS, required), `smtps://host:465` (TLS),
+    /// `smtp://host:25?tls=none` (a plain relay on a trusted network).
+    pub smtp: Option<String>,
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// email: environment variables holding the SMTP login, when it needs one.
+    pub username_env: Option<String>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifierKind {
+    Webhook,
+    Slack,
+    Teams,
+    Email,
+}
+
+/// How bad a change is. Containers that stopped, hosts that stopped reporting
+/// and environments that cannot be read are critical; the rest (unhealthy,
+/// paused, created, stale data) are warnings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    #[default]
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
 }
 
 /// A section of the master page.
@@ -109,7 +222,70 @@ impl Settings {
             settings.known.extend(extra.known);
         }
         settings.stale_threshold()?;
+        settings.check_alerts().with_context(|| format!("the config {} is not valid", path.display()))?;
         Ok(settings)
+    }
+
+    /// Every notifier names where to send and what it needs, and every duration reads.
+    fn check_alerts(&self) -> Result<()> {
+        parse_duration("[alerts] flap_window", &self.alerts.flap_window)?;
+        parse_duration("[alerts] timeout", &self.alerts.timeout)?;
+        if let Some(every) = &self.alerts.remind_every {
+            parse_duration("[alerts] remind_every", every)?;
+        }
+        if let Some(url) = &self.site_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            bail!("site_url = {url:?} must be an http:// or https:// address");
+        }
+        let mut names = std::collections::HashSet::new();
+        for (i, n) in self.notifiers.iter().enumerate() {
+            let name = self.notifier_name(i);
+            if !names.insert(name.clone()) {
+                bail!("two [[notify]] entries are named {name:?}: give each its own `name`");
+            }
+            let at = format!("[[notify]] {name}");
+            if let Some(every) = n.remind_every.as_deref().filter(|e| *e != "off") {
+                parse_duration(&format!("{at}: remind_every"), every)?;
+            }
+            match n.kind {
+                NotifierKind::Email => {
+                    let smtp = n.smtp.as_deref().with_context(|| format!("{at}: email needs `smtp`"))?;
+                    if !(smtp.starts_with("smtp://") || smtp.starts_with("smtps://")) {
+                        bail!("{at}: smtp = {smtp:?} must start with smtp:// or smtps://");
+                    }
+                    n.from.as_deref().with_context(|| format!("{at}: email needs `from`"))?;
+                    if n.to.is_empty() {
+                        bail!("{at}: email needs at least one address in `to`");
+                    }
+                    for address in n.to.iter().chain(&n.from) {
+                        if address.contains(['\r', '\n']) {
+                            bail!("{at}: the address {address:?} has a line break");
+                        }
+                    }
+                }
+                _ => {
+                    if n.url.is_none() == n.url_env.is_none() {
+                        bail!("{at}: give exactly one of `url` and `url_env`");
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The name of the `i`-th notifier: its own, else its kind, numbered when
+    /// there are several of that kind.
+    pub fn notifier_name(&self, i: usize) -> String {
+        let n = &self.notifiers[i];
+        if let Some(name) = &n.name {
+            return name.clone();
+        }
+        let kind = serde_json::to_value(n.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let same: Vec<usize> = (0..self.notifiers.len())
+            .filter(|&j| self.notifiers[j].kind == n.kind && self.notifiers[j].name.is_none())
+            .collect();
+        if same.len() > 1 { format!("{kind}-{}", same.iter().position(|&j| j == i).unwrap_or(0) + 1) } else { kind }
     }
 
     /// The staleness threshold, `None` when turned off.
@@ -137,6 +313,18 @@ impl Settings {
     pub fn group_of(&self, env: &str) -> Option<&str> {
         self.groups.iter().find(|g| g.environments.iter().any(|p| matches(p, env))).map(|g| g.name.as_str())
     }
+}
+
+/// `"4h"`, `"90m"`, `"1d"`: a positive duration, or an error naming the setting.
+pub fn parse_duration(what: &str, text: &str) -> Result<SignedDuration> {
+    let d: SignedDuration = text
+        .trim()
+        .parse()
+        .with_context(|| format!("{what} = {text:?} is not a duration such as \"4h\" or \"30m\""))?;
+    if d.is_negative() || d.is_zero() {
+        bail!("{what} = {text:?} must be positive");
+    }
+    Ok(d)
 }
 
 /// Shell-style wildcard match: `*` any run of characters, `?` one character.

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use rayon::prelude::*;
 
+use crate::alert::{self, feed::FEED, feed::INCIDENTS_PAGE, state::STATE_FILE};
 use crate::config::RenderConfig;
 use crate::discover::{InputFile, discover, slugs};
 use crate::history::EnvHistory;
@@ -20,7 +21,7 @@ use crate::monitor::Monitor;
 use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
 use crate::parse::parse_file;
 use crate::readfile::read_regular;
-use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, versions_page};
+use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Reports};
 use crate::versions::{self, EnvVersions};
 
@@ -34,6 +35,8 @@ pub struct RenderReport {
     /// The output folder stays locked while the report lives, so that `run` can
     /// publish the site it rendered before another run swaps in a newer one.
     pub lock: SiteLock,
+    /// What became of this run's alerts.
+    pub deliveries: Vec<alert::deliver::Delivery>,
 }
 
 impl RenderReport {
@@ -74,10 +77,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let lock = SiteLock::acquire(&cfg.out)?;
     let staging = Staging::create(&cfg.out)?;
     let site = staging.path();
-    if keep_history {
-        let dir = site.join(HISTORY_DIR);
-        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the history folder {}", dir.display()))?;
-    }
+    // Alerting keeps its state there too, with or without environment history.
+    let dir = site.join(HISTORY_DIR);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the history folder {}", dir.display()))?;
     let common = common(cfg, &monitor);
     let mut reports = Reports::start(cfg, site)?;
     let job = Job { cfg, templates: &templates, monitor: &monitor, common: &common, site, previous: staging.target() };
@@ -89,7 +91,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let status_path = site.join("status.json");
     let mut summaries = Vec::with_capacity(files.len());
     let mut versions = Vec::with_capacity(files.len());
+    let mut seen = Vec::with_capacity(files.len());
     let mut totals = Totals::default();
+    let mut alerts = None;
     write_file(&status_path, |json| {
         write!(
             json,
@@ -114,12 +118,25 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                     }
                 }
                 versions.push((rendered.summary.name.clone(), rendered.versions));
+                seen.push(rendered.seen);
                 reports.append(rendered.reports)?;
                 summaries.push(rendered.summary);
             }
         }
         let matrix = Arc::new(versions::matrix(std::mem::take(&mut versions), cfg.settings.reference.as_deref()));
         totals = Totals::of(&summaries);
+        // Alerts before the master page, which says when notifications fail.
+        let started = std::time::Instant::now();
+        let run = alert::run(&cfg.settings, staging.target(), &seen, cfg.now, cfg.notify)?;
+        log::debug!(
+            "alerts: {} changes, {} open, {} deliveries in {:.1} ms",
+            run.changes,
+            run.state.open.len(),
+            run.deliveries.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        let notifiers = alert::notifier_status(&cfg.settings, &run);
+        write_alert_files(cfg, &common, &templates, site, &run)?;
         // The matrix's JSON, the versions page and the master page are made at once.
         let ((matrix_json, versions_written), index_written) = rayon::join(
             || {
@@ -134,7 +151,8 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
             },
             || {
                 write_file(&site.join("index.html"), |w| {
-                    templates.render("index.html", IndexPage::new(&common, &summaries, totals, &monitor), w)
+                    let page = IndexPage::new(&common, &summaries, totals, &monitor, &notifiers);
+                    templates.render("index.html", page, w)
                 })
             },
         );
@@ -142,16 +160,21 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         index_written?;
         write!(json, "\n],\"totals\":{},", serde_json::to_string(&totals)?)?;
         write!(json, "\"notices\":{},", serde_json::to_string(&monitor.notices)?)?;
+        write!(json, "\"notifications\":{},", serde_json::to_string(&notifiers)?)?;
+        write!(json, "\"open_problems\":{},", run.state.open.len())?;
         writeln!(json, "\"versions\":{}}}", matrix_json?)?;
+        alerts = Some((run, notifiers));
         Ok(())
     })?;
-    reports.finish(&totals)?;
+    let (run, notifiers) = alerts.expect("set when status.json was written");
+    reports.finish(&totals, &notifiers)?;
     let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
     if keep_history {
         written.extend(pages.iter().map(|p| history_file(p)));
     }
     written.extend(pages);
     written.extend(["status.json".to_owned(), VERSIONS_PAGE.to_owned(), "index.html".to_owned()]);
+    written.extend([STATE_FILE.to_owned(), INCIDENTS_PAGE.to_owned(), FEED.to_owned()]);
     write_manifest(site, &written)?;
     let mut keep: HashSet<String> = written.into_iter().collect();
     keep.insert(MANIFEST.to_owned());
@@ -159,7 +182,24 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     // Badges are pruned by the reports, which know which they wrote.
     staging.prune(&keep, &[BADGES_DIR])?;
     staging.commit()?;
-    Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals, lock })
+    Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals, lock, deliveries: run.deliveries })
+}
+
+/// The alert state, `incidents.html` and `feed.xml`.
+fn write_alert_files(
+    cfg: &RenderConfig,
+    common: &Common,
+    templates: &Templates,
+    site: &Path,
+    run: &alert::RunAlerts,
+) -> Result<()> {
+    write_file(&site.join(STATE_FILE), |w| Ok(serde_json::to_writer(w, &run.state)?))?;
+    let incidents = alert::feed::views(&run.state, cfg.now);
+    write_file(&site.join(INCIDENTS_PAGE), |w| {
+        templates.render(INCIDENTS_PAGE, incidents_page(common, &incidents), w)
+    })?;
+    let feed = alert::feed::atom(&run.state, &cfg.title, cfg.settings.site_url.as_deref(), cfg.now);
+    write_file(&site.join(FEED), |w| Ok(w.write_all(feed.as_bytes())?))
 }
 
 /// Where each environment's history is kept, inside the site.
@@ -188,6 +228,8 @@ struct Rendered {
     json: Json,
     /// Its part of the JUnit and metrics files.
     reports: Fragments,
+    /// What it says for alerting.
+    seen: alert::Seen,
 }
 
 /// What every worker shares in one run.
@@ -231,7 +273,13 @@ impl Job<'_> {
             Json::Bytes(bytes)
         };
         let reports = reports.fragments(&env)?;
-        Ok(Rendered { summary: EnvSummary::of(&env, history.as_ref()), versions: versions::of(&env), json, reports })
+        Ok(Rendered {
+            summary: EnvSummary::of(&env, history.as_ref()),
+            versions: versions::of(&env),
+            json,
+            reports,
+            seen: alert::observe(&env),
+        })
     }
 }
 

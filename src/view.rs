@@ -154,6 +154,9 @@ fn other_row(out: &mut String, c: &Container) {
         let s = if c.restarts == 1 { "" } else { "s" };
         let _ = write!(out, "<small>↻ {} restart{s} seen</small>", c.restarts);
     }
+    if let Some(u) = &c.uptime {
+        let _ = write!(out, "<small>up {} of 30 d</small>", crate::uptime::percent(u.month));
+    }
     out.push_str("</td><td>");
     push_escaped(out, &c.status);
     out.push_str("</td><td>");
@@ -214,6 +217,7 @@ impl Object for EnvView {
             "stale" => Value::from(env.stale),
             "degraded" => Value::from(env.degraded),
             "group" => Value::from_serialize(&env.group),
+            "uptime" => Value::from_serialize(env.uptime),
             "summarised" => Value::from(summarised(env)),
             "hosts" => Value::from_object(HostList { env: env.clone(), order: (0..env.hosts.len()).collect() }),
             _ => return None,
@@ -235,6 +239,7 @@ impl Object for EnvView {
             "stale",
             "degraded",
             "group",
+            "uptime",
             "summarised",
             "hosts",
         ])
@@ -337,6 +342,7 @@ impl Object for ContainerView {
             "health_output" => Value::from(c.health_output()),
             "logs" => Value::from(c.logs()),
             "reason" => Value::from_serialize(&c.reason),
+            "uptime" => Value::from_serialize(&c.uptime),
             _ => return None,
         })
     }
@@ -365,6 +371,7 @@ impl Object for ContainerView {
             "health_output",
             "logs",
             "reason",
+            "uptime",
         ])
     }
 }

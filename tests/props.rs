@@ -133,6 +133,7 @@ fn render_with_threads(input: &Path, out: &Path, threads: usize) -> Value {
         junit: None,
         prometheus: None,
         badges: false,
+        notify: envdash::alert::NotifyMode::Queue,
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
     pool.install(|| envdash::site::render_site(&cfg)).unwrap();

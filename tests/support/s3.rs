@@ -144,6 +144,22 @@ impl S3Server {
         cmd
     }
 
+    /// The environment a process needs to reach this server (and nothing else).
+    pub fn credentials(&self) -> Vec<(String, String)> {
+        let nowhere = self.data.path().join("no-aws-config").display().to_string();
+        [
+            ("AWS_CONFIG_FILE", nowhere.as_str()),
+            ("AWS_SHARED_CREDENTIALS_FILE", nowhere.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+            ("AWS_REGION", REGION),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+    }
+
     fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
         self.client_runtime.block_on(f)
     }

@@ -1,0 +1,395 @@
+//! Telling someone: from each run's verdicts to one message per change, per
+//! notifier, never a storm and never lost.
+//!
+//! The parts, in the order a run uses them:
+//! - [`observe`]: what one judged environment says that could be alerted on
+//!   (its problem containers and hosts, or the environment itself when it cannot
+//!   be judged), made by the worker that rendered it;
+//! - [`changes`]: the observations of all environments against what was known
+//!   and sent before ([`state`], kept in `history/alerts.json` with the site):
+//!   what went down, what recovered, what flaps, what to remind of;
+//! - [`message`]: the changes a notifier wants, grouped by environment, and the
+//!   [`sinks`] that turn them into a generic webhook, Slack, Teams or an email,
+//!   delivered by [`deliver`] with retries, what fails kept for the next run;
+//! - [`feed`]: the incident log (`incidents.html`) and Atom feed (`feed.xml`).
+
+pub mod changes;
+pub mod deliver;
+pub mod email;
+pub mod feed;
+pub mod http;
+pub mod message;
+pub mod sinks;
+pub mod state;
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Container, EnvStatus, Environment, Reach};
+use crate::settings::Severity;
+use crate::status::{Health, State, exit_code_meaning};
+
+/// What a run does with the messages its changes make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyMode {
+    /// `run`: send them now.
+    Send,
+    /// `render`: keep them for the next `run` to send (never lost, never sent twice).
+    Queue,
+    /// `run --dry-run`: print them; send nothing and keep the state as it was.
+    DryRun,
+}
+
+/// What alerting did in one run.
+#[derive(Debug)]
+pub struct RunAlerts {
+    /// The state to keep (the old one, unchanged, on a dry run).
+    pub state: state::AlertState,
+    pub changes: usize,
+    pub first_run: bool,
+    pub deliveries: Vec<deliver::Delivery>,
+}
+
+/// The alerting step of a run: this run's observations against the state in
+/// `previous_site`, the messages, and (by `mode`) their delivery.
+pub fn run(
+    settings: &crate::settings::Settings,
+    previous_site: &std::path::Path,
+    seen: &[Seen],
+    now: Timestamp,
+    mode: NotifyMode,
+) -> anyhow::Result<RunAlerts> {
+    let flap_window = crate::settings::parse_duration("[alerts] flap_window", &settings.alerts.flap_window)?;
+    let previous = state::AlertState::load(previous_site);
+    let kept = previous.clone();
+    let policy = changes::Policy { now, flap_window, flap_changes: settings.alerts.flap_changes };
+    let outcome = changes::advance(previous, seen, &policy);
+    let mut state = outcome.state;
+    let plans = deliver::plan(settings, &mut state, &outcome.changes, outcome.first_run, now);
+    let deliveries = match mode {
+        NotifyMode::Send => deliver::send_all(settings, &mut state, plans, deliver::Tries::of(settings), false),
+        NotifyMode::DryRun => {
+            if plans.is_empty() {
+                println!("notify: nothing would be sent");
+            }
+            deliver::send_all(settings, &mut state, plans, deliver::Tries::of(settings), true);
+            let state = kept.unwrap_or_else(|| state::AlertState::new(now));
+            return Ok(RunAlerts {
+                state,
+                changes: outcome.changes.len(),
+                first_run: outcome.first_run,
+                deliveries: Vec::new(),
+            });
+        }
+        NotifyMode::Queue => {
+            for (_, m) in plans {
+                let ns = state.notifiers.entry(m.notifier.clone()).or_default();
+                ns.pending = m.changes().cloned().collect();
+            }
+            Vec::new()
+        }
+    };
+    for d in &deliveries {
+        if d.error.is_some() {
+            log::warn!("{}", d.summary());
+        } else {
+            log::info!("{}", d.summary());
+        }
+    }
+    Ok(RunAlerts { state, changes: outcome.changes.len(), first_run: outcome.first_run, deliveries })
+}
+
+/// Each configured notifier's standing after a run, for `status.json`, the
+/// metrics and the master page.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotifierStatus {
+    pub name: String,
+    pub kind: crate::settings::NotifierKind,
+    /// Its last delivery worked (or it had nothing to send yet).
+    pub ok: bool,
+    /// Changes waiting for the next run.
+    pub pending: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_delivered: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Runs in a row whose delivery failed.
+    pub failures: usize,
+}
+
+pub fn notifier_status(settings: &crate::settings::Settings, alerts: &RunAlerts) -> Vec<NotifierStatus> {
+    (0..settings.notifiers.len())
+        .map(|i| {
+            let name = settings.notifier_name(i);
+            let ns = alerts.state.notifiers.get(&name).cloned().unwrap_or_default();
+            NotifierStatus {
+                kind: settings.notifiers[i].kind,
+                ok: ns.failures == 0,
+                pending: ns.pending.len(),
+                last_delivered: ns.last_delivered,
+                last_error: ns.last_error.clone(),
+                failures: ns.failures,
+                name,
+            }
+        })
+        .collect()
+}
+
+/// Log lines an alert carries of a problem container.
+pub const ALERT_LOG_LINES: usize = 5;
+
+/// What an alert is about: an environment, one of its hosts, or a container on one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Subject {
+    pub env: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// `web`, or `web (2)` for a second container of that name on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+}
+
+impl Subject {
+    /// A key for maps and feed entry ids; the parts cannot hold U+001F.
+    pub fn key(&self) -> String {
+        let mut key = self.env.replace('\u{1f}', " ");
+        for part in [&self.host, &self.container].into_iter().flatten() {
+            key.push('\u{1f}');
+            key.push_str(&part.replace('\u{1f}', " "));
+        }
+        key
+    }
+
+    /// `prod / app-1.prod.example.io / intake_app`.
+    pub fn words(&self) -> String {
+        let mut words = self.env.clone();
+        for part in [&self.host, &self.container].into_iter().flatten() {
+            words.push_str(" / ");
+            words.push_str(part);
+        }
+        words
+    }
+
+    /// What it is, in a word: `container`, `host` or `environment`.
+    pub fn what(&self) -> &'static str {
+        match (&self.host, &self.container) {
+            (_, Some(_)) => "container",
+            (Some(_), None) => "host",
+            _ => "environment",
+        }
+    }
+}
+
+/// One thing that is a problem in this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Problem {
+    pub subject: Subject,
+    /// In a word: `exited`, `crash_loop`, `oom_killed`, `unhealthy`, `missing`,
+    /// `unreachable`, `docker_unavailable`, `unknown`, `stale`, ….
+    pub problem: String,
+    pub severity: Severity,
+    /// The state in words: the container's reason, the host's detail, the file's error.
+    pub state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_meaning: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// The known issue or maintenance that explains it: nothing is sent for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub known: Option<String>,
+    /// The last log lines, for a container that has them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<String>,
+}
+
+/// What one environment's run says for alerting.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    pub env: String,
+    pub page: String,
+    pub group: Option<String>,
+    /// Its hosts and containers were judged: false when its file could not be
+    /// used or its data is stale, so that nothing is taken to have recovered.
+    pub judged: bool,
+    /// Hosts whose containers were listed this run.
+    pub listed_hosts: HashSet<String>,
+    pub problems: Vec<Problem>,
+}
+
+/// What `env`, just judged, says for alerting.
+pub fn observe(env: &Environment) -> Seen {
+    let mut seen = Seen {
+        env: env.name.clone(),
+        page: env.page.clone(),
+        group: env.group.clone(),
+        judged: !matches!(env.status, EnvStatus::Unknown | EnvStatus::Stale),
+        ..Seen::default()
+    };
+    let whole = Subject { env: env.name.clone(), host: None, container: None };
+    match env.status {
+        EnvStatus::Unknown => seen.problems.push(Problem {
+            subject: whole,
+            problem: "unknown".to_owned(),
+            severity: Severity::Critical,
+            state: env.error.clone().unwrap_or_else(|| "its file could not be used".to_owned()),
+            exit_meaning: None,
+            since: None,
+            known: None,
+            logs: Vec::new(),
+        }),
+        EnvStatus::Stale => seen.problems.push(Problem {
+            subject: whole,
+            problem: "stale".to_owned(),
+            severity: Severity::Warning,
+            state: match (env.data_time, env.age_seconds) {
+                (Some(t), Some(age)) => format!("no new data: last gathered at {t}, {} min before this run", age / 60),
+                _ => "no new data".to_owned(),
+            },
+            exit_meaning: None,
+            since: env.data_time,
+            known: None,
+            logs: Vec::new(),
+        }),
+        _ => {}
+    }
+    if !seen.judged {
+        return seen;
+    }
+    let mut hosts_seen = HashSet::new();
+    for host in &env.hosts {
+        let name = unique(&mut hosts_seen, &host.name);
+        if host.reach != Reach::Ok {
+            seen.problems.push(Problem {
+                subject: Subject { env: env.name.clone(), host: Some(name), container: None },
+                problem: serde_json::to_value(host.reach)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                severity: Severity::Critical,
+                state: host.detail.clone().unwrap_or_else(|| "not reporting".to_owned()),
+                exit_meaning: None,
+                since: None,
+                known: host.known.clone(),
+                logs: Vec::new(),
+            });
+            continue;
+        }
+        seen.listed_hosts.insert(name.clone());
+        let mut names = HashSet::new();
+        for c in &host.containers {
+            let container = unique(&mut names, &c.name);
+            if !c.problem {
+                continue;
+            }
+            let (problem, severity) = problem_of(c);
+            seen.problems.push(Problem {
+                subject: Subject { env: env.name.clone(), host: Some(name.clone()), container: Some(container) },
+                problem: problem.to_owned(),
+                severity,
+                state: c.reason.clone().unwrap_or_else(|| c.status.to_string()),
+                exit_meaning: c.exit_code.and_then(exit_code_meaning).map(str::to_owned),
+                since: c.since,
+                known: c.known.clone(),
+                logs: last_lines(c.logs(), ALERT_LOG_LINES),
+            });
+        }
+    }
+    seen
+}
+
+/// A problem container's kind and how bad it is: stopped is critical, still
+/// running (unhealthy) or never started is a warning.
+fn problem_of(c: &Container) -> (&'static str, Severity) {
+    if c.oom_killed && c.state != State::Running {
+        return ("oom_killed", Severity::Critical);
+    }
+    if c.crash_loop {
+        return ("crash_loop", Severity::Critical);
+    }
+    match c.state {
+        State::Running if c.health == Health::Unhealthy => ("unhealthy", Severity::Warning),
+        State::Paused | State::Created => (c.state.as_str(), Severity::Warning),
+        s => (s.as_str(), Severity::Critical),
+    }
+}
+
+/// The last `n` non-empty lines of `text`.
+fn last_lines(text: &str, n: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..].iter().map(|l| (*l).to_owned()).collect()
+}
+
+/// `name`, or `name (2)`, `name (3)` for later ones of the same name, as the
+/// metrics label them.
+fn unique(seen: &mut HashSet<String>, name: &str) -> String {
+    let mut label = name.to_owned();
+    let mut n = 2;
+    while !seen.insert(label.clone()) {
+        label = format!("{name} ({n})");
+        n += 1;
+    }
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Host;
+
+    fn env_with(rows: &[(&str, &str)]) -> Environment {
+        let mut env = Environment::new("prod", "prod.html", "prod.txt");
+        let mut host = Host::new("app-1");
+        for (name, status) in rows {
+            host.containers.push(Container::from_row(name, status, "img:1", None));
+        }
+        env.hosts.push(host);
+        env.finish();
+        env
+    }
+
+    #[test]
+    fn problems_are_observed_with_their_kind_and_severity() {
+        let mut env =
+            env_with(&[("web", "Up 1 day"), ("db", "Exited (1) 1 hour ago"), ("db", "Up 2 hours (unhealthy)")]);
+        let mut down = Host::new("app-2");
+        down.reach = Reach::Unreachable;
+        down.detail = Some("ssh: connect to host app-2 port 22: Connection timed out".into());
+        env.hosts.push(down);
+        env.finish();
+        let seen = observe(&env);
+        assert!(seen.judged);
+        let got: Vec<(String, &str, Severity)> =
+            seen.problems.iter().map(|p| (p.subject.words(), p.problem.as_str(), p.severity)).collect();
+        assert_eq!(
+            got,
+            [
+                ("prod / app-1 / db".to_owned(), "exited", Severity::Critical),
+                ("prod / app-1 / db (2)".to_owned(), "unhealthy", Severity::Warning),
+                ("prod / app-2".to_owned(), "unreachable", Severity::Critical),
+            ]
+        );
+        assert_eq!(seen.problems[0].exit_meaning.as_deref(), Some("application error"));
+        assert_eq!(seen.listed_hosts, HashSet::from(["app-1".to_owned()]));
+    }
+
+    #[test]
+    fn an_environment_that_cannot_be_judged_says_only_that() {
+        let mut env = env_with(&[("db", "Exited (1) 1 hour ago")]);
+        env.error = Some("the file is empty".into());
+        env.finish();
+        let seen = observe(&env);
+        assert!(!seen.judged);
+        assert_eq!(seen.problems.len(), 1);
+        assert_eq!((seen.problems[0].subject.what(), seen.problems[0].problem.as_str()), ("environment", "unknown"));
+    }
+
+    #[test]
+    fn keys_and_words() {
+        let s = Subject { env: "a\u{1f}b".into(), host: Some("h".into()), container: Some("c".into()) };
+        assert_eq!(s.key(), "a b\u{1f}h\u{1f}c");
+        assert_eq!(s.words(), "a\u{1f}b / h / c");
+        assert_eq!(last_lines("1\n\n2\n3\n4\n5\n6\n", 5), ["2", "3", "4", "5", "6"]);
+    }
+}

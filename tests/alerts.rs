@@ -1,0 +1,578 @@
+//! Alerts end to end: the real binary, run after run on changing input, against
+//! a real HTTP server (tests/support/hooks.rs) for the webhook, Slack and Teams
+//! notifiers and a real SMTP server (aiosmtpd, tests/support/smtp_server.py)
+//! for email, both on 127.0.0.1. Every run's time is fixed with ENVDASH_NOW.
+
+mod support;
+
+use std::fs;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::hooks::{Answer, Hooks};
+
+const START: i64 = 1_795_624_200; // 2026-11-25T16:30:00Z
+
+fn at(minute: i64) -> String {
+    jiff::Timestamp::from_second(START + minute * 60).unwrap().to_string()
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_envdash"))
+}
+
+fn venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(python.exists(), "{} missing: run scripts/install-test-deps (it installs aiosmtpd)", python.display());
+    python
+}
+
+/// aiosmtpd on a port of its own; mails land in `dir`, one file each.
+struct Smtp {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Smtp {
+    fn start() -> Smtp {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
+        let mut child = Command::new(venv_python())
+            .arg(script)
+            .arg(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("the SMTP server said no port within 60 s");
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("the SMTP server printed {line:?}, not a port"));
+        Smtp { child, port, dir }
+    }
+
+    /// Every mail received so far, oldest first, as text.
+    fn mails(&self) -> Vec<String> {
+        let mut files: Vec<(u64, PathBuf)> = fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .map(|p| (p.file_stem().unwrap().to_string_lossy().parse().unwrap(), p))
+            .collect();
+        files.sort();
+        files.into_iter().map(|(_, p)| fs::read_to_string(p).unwrap()).collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An input folder, a site folder and a config, run after run.
+struct Bench {
+    _dir: tempfile::TempDir,
+    input: PathBuf,
+    out: PathBuf,
+    config: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Bench {
+    fn new(notify: &str) -> Bench {
+        let dir = tempfile::tempdir().unwrap();
+        let (input, out, config) = (dir.path().join("envs"), dir.path().join("site"), dir.path().join("envdash.toml"));
+        fs::create_dir_all(&input).unwrap();
+        fs::write(&config, format!("stale_after = \"off\"\nsite_url = \"https://dash.example.io/\"\n{notify}"))
+            .unwrap();
+        Bench { _dir: dir, input, out, config, env: Vec::new() }
+    }
+
+    /// `prod.txt` with containers web, db and api on app-1, `down` of them exited.
+    fn prod(&self, down: &[&str]) {
+        let mut text = String::from("host,name,image,state,status\n");
+        for name in ["web", "db", "api"] {
+            let (state, status) =
+                if down.contains(&name) { ("exited", "Exited (1) 1 minute ago") } else { ("running", "Up 3 days") };
+            text.push_str(&format!("app-1.prod.example.io,{name},img:1,{state},{status}\n"));
+        }
+        fs::write(self.input.join("prod.txt"), text).unwrap();
+    }
+
+    fn command(&self, minute: i64, args: &[&str]) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.env("ENVDASH_NOW", at(minute))
+            .env_remove("RUST_LOG")
+            .env_remove("ENVDASH_BUCKET")
+            .args(args)
+            .arg("--input")
+            .arg(&self.input)
+            .arg("--out")
+            .arg(&self.out)
+            .arg("--config")
+            .arg(&self.config);
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        cmd
+    }
+
+    /// `envdash run` at `minute`; fails the test unless it exits 0.
+    fn run(&self, minute: i64) -> (String, String) {
+        self.run_with(minute, &["run"])
+    }
+
+    fn run_with(&self, minute: i64, args: &[&str]) -> (String, String) {
+        let out = self.command(minute, args).output().unwrap();
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+        assert!(out.status.success(), "run at {minute} min failed:\n{stdout}\n{stderr}");
+        (stdout, stderr)
+    }
+
+    fn status(&self) -> Value {
+        serde_json::from_str(&fs::read_to_string(self.out.join("status.json")).unwrap()).unwrap()
+    }
+}
+
+fn changes(body: &Value) -> Vec<(String, String)> {
+    body["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["change"].as_str().unwrap().to_owned(), c["container"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
+#[test]
+fn four_runs_one_message_per_change_on_every_channel() {
+    let hooks = Hooks::start();
+    let smtp = Smtp::start();
+    let mut bench = Bench::new(&format!(
+        r#"
+[[notify]]
+kind = "webhook"
+url = "{}"
+[[notify]]
+kind = "slack"
+url_env = "TEST_SLACK_WEBHOOK"
+[[notify]]
+kind = "teams"
+url = "{}"
+[[notify]]
+kind = "email"
+smtp = "smtp://127.0.0.1:{}?tls=none"
+from = "envdash@example.io"
+to = ["oncall@example.io"]
+"#,
+        hooks.url("/hook"),
+        hooks.url("/teams"),
+        smtp.port
+    ));
+    // The Slack URL is a secret: from the environment, never from the file.
+    bench.env.push(("TEST_SLACK_WEBHOOK".into(), hooks.url("/slack")));
+    let messages =
+        |h: &Hooks, s: &Smtp| (h.at("/hook").len(), h.at("/slack").len(), h.at("/teams").len(), s.mails().len());
+
+    // Run 1, all fine (and the first run, with nothing open): nothing is sent.
+    bench.prod(&[]);
+    bench.run(0);
+    assert_eq!(messages(&hooks, &smtp), (0, 0, 0, 0));
+
+    // Run 2: web exits. Exactly one message per notifier, naming it.
+    bench.prod(&["web"]);
+    let (stdout, _) = bench.run(5);
+    assert_eq!(messages(&hooks, &smtp), (1, 1, 1, 1));
+    assert!(stdout.contains("notify webhook: sent 1 change"), "{stdout}");
+    let hook = &hooks.at("/hook")[0];
+    assert_eq!(hook.content_type, "application/json");
+    let b = &hook.body;
+    assert_eq!((&b["version"], &b["status"], &b["first_run"]), (&"1".into(), &"firing".into(), &false.into()));
+    assert_eq!(b["title"], "envdash: 1 down (prod)");
+    assert_eq!(changes(b), [("down".to_owned(), "web".to_owned())]);
+    let c = &b["changes"][0];
+    assert_eq!(
+        (&c["environment"], &c["host"], &c["severity"]),
+        (&"prod".into(), &"app-1.prod.example.io".into(), &"critical".into())
+    );
+    assert_eq!(c["state"], "exited 1 (application error)");
+    assert_eq!(c["page"], "https://dash.example.io/prod.html");
+    // Problem since: when its status says it stopped ("1 minute ago": 60-120 s).
+    assert_eq!(c["since"], "2026-11-25T16:33:30Z");
+    // Slack: the text fallback and Block Kit sections.
+    let slack = &hooks.at("/slack")[0].body;
+    assert!(slack["text"].as_str().unwrap().contains("✖ DOWN container prod / app-1.prod.example.io / web"), "{slack}");
+    assert_eq!(slack["blocks"][0]["type"], "section");
+    assert!(
+        slack["blocks"][1]["text"]["text"].as_str().unwrap().starts_with("*<https://dash.example.io/prod.html|prod>*")
+    );
+    // Teams: an Adaptive Card 1.4 in a message.
+    let teams = &hooks.at("/teams")[0].body;
+    assert_eq!(teams["type"], "message");
+    let card = &teams["attachments"][0];
+    assert_eq!(
+        (&card["contentType"], &card["content"]["type"], &card["content"]["version"]),
+        (&"application/vnd.microsoft.card.adaptive".into(), &"AdaptiveCard".into(), &"1.4".into())
+    );
+    assert!(card["content"]["body"].to_string().contains("web"), "{card}");
+    assert_eq!(card["content"]["actions"][0]["url"], "https://dash.example.io/index.html");
+    // Email: one mail to the address, the subject on one line, text and HTML.
+    let mail = &smtp.mails()[0];
+    assert!(mail.contains("X-Envelope-To: oncall@example.io"), "{mail}");
+    assert!(mail.contains("Subject: envdash: 1 down (prod)"), "{mail}");
+    assert!(mail.contains("Content-Type: text/plain") && mail.contains("Content-Type: text/html"), "{mail}");
+
+    // Run 3: still exited. Nothing.
+    bench.run(10);
+    assert_eq!(messages(&hooks, &smtp), (1, 1, 1, 1));
+
+    // Run 4: web recovers. Exactly one recovery per notifier.
+    bench.prod(&[]);
+    bench.run(15);
+    assert_eq!(messages(&hooks, &smtp), (2, 2, 2, 2));
+    let b = &hooks.at("/hook")[1].body;
+    assert_eq!((&b["status"], changes(b)), (&"resolved".into(), vec![("recovered".to_owned(), "web".to_owned())]));
+    assert_eq!(b["changes"][0]["down_seconds"], 690, "down from 16:33:30 to 16:45");
+    assert!(smtp.mails()[1].contains("Subject: envdash: 1 recovered (prod)"));
+
+    // What went down is in the incident log and the feed.
+    let incidents = fs::read_to_string(bench.out.join("incidents.html")).unwrap();
+    assert!(
+        incidents.contains("prod &#x2f; app-1.prod.example.io &#x2f; web") && incidents.contains("✔ RECOVERED"),
+        "{incidents}"
+    );
+    assert!(fs::read_to_string(bench.out.join("index.html")).unwrap().contains("href=\"incidents.html\""));
+    let feed = fs::read_to_string(bench.out.join("feed.xml")).unwrap();
+    assert_eq!(feed.matches("<entry>").count(), 2, "one entry per change: {feed}");
+    assert_valid_atom(&bench.out.join("feed.xml"), 2);
+    let status = bench.status();
+    let notifiers = status["notifications"].as_array().unwrap();
+    assert_eq!(notifiers.len(), 4);
+    assert!(notifiers.iter().all(|n| n["ok"] == true && n["pending"] == 0), "{notifiers:?}");
+}
+
+/// Reads the feed with feedparser (from the test virtualenv), a real Atom reader.
+fn assert_valid_atom(feed: &Path, entries: usize) {
+    let script = "import feedparser, sys\nf = feedparser.parse(sys.argv[1])\nprint(int(f.bozo), f.version, len(f.entries), len({e.id for e in f.entries}))";
+    let out = Command::new(venv_python()).args(["-c", script]).arg(feed).output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(
+        said,
+        format!("0 atom10 {entries} {entries}"),
+        "feedparser: {said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn known_issues_silence_and_a_problem_still_open_when_the_window_ends_is_sent_then() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!(
+        "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n[[known]]\nenvironment = \"prod\"\ncontainer = \"db\"\ntext = \"db upgrade OPS-7\"\nstart = \"{}\"\nexpires = \"{}\"\n",
+        hooks.url("/hook"),
+        at(-60),
+        at(12)
+    ));
+    bench.prod(&[]);
+    bench.run(0);
+    bench.prod(&["db"]);
+    bench.run(5);
+    bench.run(10);
+    assert_eq!(hooks.at("/hook").len(), 0, "explained by maintenance: nothing");
+    let (_, stderr) = bench.run_with(15, &["run"]);
+    let sent = hooks.at("/hook");
+    assert_eq!(sent.len(), 1, "the window ended at 12 min with db still down: {stderr}");
+    assert_eq!(changes(&sent[0].body), [("down".to_owned(), "db".to_owned())]);
+    bench.run(20);
+    assert_eq!(hooks.at("/hook").len(), 1);
+    let incidents = fs::read_to_string(bench.out.join("incidents.html")).unwrap();
+    assert!(incidents.contains("prod &#x2f; app-1.prod.example.io &#x2f; db"), "{incidents}");
+    assert!(
+        incidents.contains("Covered by a known issue: db upgrade OPS-7") || incidents.contains("✖ OPEN"),
+        "{incidents}"
+    );
+}
+
+#[test]
+fn reminders_repeat_what_is_still_down() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!(
+        "[alerts]\nremind_every = \"30m\"\n[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hooks.url("/hook")
+    ));
+    bench.prod(&[]);
+    bench.run(0);
+    bench.prod(&["web"]);
+    for minute in [5, 10, 20, 30] {
+        bench.run(minute);
+    }
+    assert_eq!(hooks.at("/hook").len(), 1, "no reminder before 30 minutes");
+    bench.run(35);
+    let sent = hooks.at("/hook");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(changes(&sent[1].body), [("still_down".to_owned(), "web".to_owned())]);
+    assert_eq!(sent[1].body["title"], "envdash: 1 still down (prod)");
+    bench.run(40);
+    assert_eq!(hooks.at("/hook").len(), 2, "the next reminder 30 minutes later");
+    bench.prod(&[]);
+    bench.run(45);
+    assert_eq!(changes(&hooks.at("/hook")[2].body), [("recovered".to_owned(), "web".to_owned())]);
+}
+
+#[test]
+fn a_flapping_container_sends_one_message_with_a_count() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!("[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n", hooks.url("/hook")));
+    bench.prod(&[]);
+    bench.run(0);
+    for i in 1..=10 {
+        bench.prod(if i % 2 == 1 { &["web"] } else { &[] });
+        bench.run(i * 5);
+    }
+    let sent: Vec<Vec<(String, String)>> = hooks.at("/hook").iter().map(|r| changes(&r.body)).collect();
+    let w = |kind: &str| vec![(kind.to_owned(), "web".to_owned())];
+    assert_eq!(sent, [w("down"), w("recovered"), w("down"), w("flapping")], "ten flips, four messages");
+    assert_eq!(hooks.at("/hook")[3].body["changes"][0]["flips"], 4);
+}
+
+#[test]
+fn the_first_run_sends_one_summary_of_what_is_open() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!("[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n", hooks.url("/hook")));
+    bench.prod(&["web", "db"]);
+    bench.run(0);
+    let sent = hooks.at("/hook");
+    assert_eq!(sent.len(), 1, "one summary");
+    assert_eq!(sent[0].body["first_run"], true);
+    assert_eq!(sent[0].body["title"], "envdash is watching: 2 open (prod)");
+    assert_eq!(changes(&sent[0].body), [("open".to_owned(), "db".to_owned()), ("open".to_owned(), "web".to_owned())]);
+    bench.run(5);
+    assert_eq!(hooks.at("/hook").len(), 1, "nothing repeated");
+}
+
+#[test]
+fn a_failing_endpoint_never_stops_the_run_and_its_message_goes_next_run_once() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!(
+        "[alerts]\ntimeout = \"1s\"\n[[notify]]\nname = \"broken\"\nkind = \"webhook\"\nurl = \"{}\"\n[[notify]]\nname = \"silent\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        hooks.url("/broken"),
+        hooks.url("/silent")
+    ));
+    let prom = bench.out.parent().unwrap().join("envdash.prom");
+    hooks.answer("/broken", Answer::Status(500));
+    hooks.answer("/silent", Answer::Never);
+    bench.prod(&[]);
+    bench.run(0);
+    bench.prod(&["web"]);
+    let started = std::time::Instant::now();
+    let (_, stderr) = bench.run_with(5, &["run", "--prometheus", prom.to_str().unwrap()]);
+    let took = started.elapsed();
+    // Three attempts each, with backoff, all within the run.
+    assert_eq!(hooks.at("/broken").len(), 3, "{stderr}");
+    assert_eq!(hooks.at("/silent").len(), 3, "{stderr}");
+    assert!(took < Duration::from_secs(30), "the run waited {took:?}");
+    assert!(stderr.contains("notify broken: 1 change NOT delivered after 3 attempts"), "{stderr}");
+    assert!(stderr.contains("127.0.0.1 answered HTTP 500"), "{stderr}");
+    assert!(
+        stderr.contains("notify silent: 1 change NOT delivered")
+            && stderr.contains("no answer from 127.0.0.1 after 1."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("/broken") && !stderr.contains("/silent"), "a webhook's URL is its secret: {stderr}");
+    // The site was still written, and says so.
+    let status = bench.status();
+    let n = &status["notifications"];
+    assert_eq!(
+        (&n[0]["name"], &n[0]["ok"], &n[0]["pending"], &n[0]["failures"]),
+        (&"broken".into(), &false.into(), &1.into(), &1.into())
+    );
+    assert!(fs::read_to_string(bench.out.join("index.html")).unwrap().contains("Alerts are not getting through"));
+    let metrics = fs::read_to_string(&prom).unwrap();
+    assert!(metrics.contains("envdash_notify_ok{notifier=\"broken\",kind=\"webhook\"} 0"), "{metrics}");
+    assert!(metrics.contains("envdash_notify_pending_changes{notifier=\"silent\",kind=\"webhook\"} 1"), "{metrics}");
+    // Fixed: the next run sends what waited, once; the run after sends nothing.
+    hooks.answer("/broken", Answer::Status(200));
+    hooks.answer("/silent", Answer::Status(204));
+    bench.run(10);
+    assert_eq!(changes(&hooks.at("/broken")[3].body), [("down".to_owned(), "web".to_owned())]);
+    assert_eq!(hooks.at("/silent").len(), 4);
+    bench.run(15);
+    assert_eq!((hooks.at("/broken").len(), hooks.at("/silent").len()), (4, 4));
+    assert_eq!(bench.status()["notifications"][0]["ok"], true);
+}
+
+#[test]
+fn a_dry_run_prints_what_would_be_sent_and_changes_no_state() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!("[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n", hooks.url("/hook")));
+    bench.prod(&[]);
+    bench.run(0);
+    bench.prod(&["web"]);
+    let (stdout, _) = bench.run_with(5, &["run", "--dry-run"]);
+    assert!(
+        stdout.contains("notify webhook (webhook): would send")
+            && stdout.contains("✖ DOWN container prod / app-1.prod.example.io / web"),
+        "{stdout}"
+    );
+    assert_eq!(hooks.count(), 0, "nothing sent");
+    bench.run(6);
+    assert_eq!(
+        changes(&hooks.at("/hook")[0].body),
+        [("down".to_owned(), "web".to_owned())],
+        "the real run still sends it"
+    );
+}
+
+#[test]
+fn notify_test_says_which_notifiers_work() {
+    let hooks = Hooks::start();
+    let bench = Bench::new(&format!(
+        "[[notify]]\nname = \"good\"\nkind = \"slack\"\nurl = \"{}\"\n[[notify]]\nname = \"nowhere\"\nkind = \"webhook\"\nurl_env = \"UNSET_ENVDASH_TEST_URL\"\n",
+        hooks.url("/slack")
+    ));
+    let out = Command::new(bin())
+        .env_remove("UNSET_ENVDASH_TEST_URL")
+        .args(["notify", "--test", "--config"])
+        .arg(&bench.config)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
+    assert!(stdout.contains("ok      good (slack): test message delivered"), "{stdout}");
+    assert!(stderr.contains("FAILED  nowhere: the variable UNSET_ENVDASH_TEST_URL (url_env) is not set"), "{stderr}");
+    let sent = hooks.at("/slack");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].body["text"].as_str().unwrap().contains("envdash test message for good"), "{:?}", sent[0].body);
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_channel_and_cannot_inject_mail_headers() {
+    let hooks = Hooks::start();
+    let smtp = Smtp::start();
+    let bench = Bench::new(&format!(
+        "[[notify]]\nkind = \"slack\"\nurl = \"{}\"\n[[notify]]\nkind = \"teams\"\nurl = \"{}\"\n[[notify]]\nkind = \"email\"\nsmtp = \"smtp://127.0.0.1:{}?tls=none\"\nfrom = \"envdash@example.io\"\nto = [\"oncall@example.io\"]\n",
+        hooks.url("/slack"),
+        hooks.url("/teams"),
+        smtp.port
+    ));
+    // A file name with a line break and a header after it; a container name with markup.
+    let env = "prod\r\nBcc: evil@example.io";
+    let row = |state: &str, status: &str| {
+        format!(
+            "host,name,image,state,status\nh1,\"<script>alert(1)</script>*x*[y](http://evil)<!channel>\",img:1,{state},{status}\n"
+        )
+    };
+    fs::write(bench.input.join(format!("{env}.txt")), row("running", "Up 1 day")).unwrap();
+    bench.run(0);
+    fs::write(bench.input.join(format!("{env}.txt")), row("exited", "Exited (1) 1 minute ago")).unwrap();
+    bench.run(5);
+    let slack = hooks.at("/slack")[0].body.to_string();
+    assert!(!slack.contains("<script>") && !slack.contains("<!channel>"), "{slack}");
+    assert!(slack.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{slack}");
+    let teams = hooks.at("/teams")[0].body.to_string();
+    assert!(teams.contains(r"\\[y\\]\\(http://evil\\)") && teams.contains(r"\\*x\\*"), "{teams}");
+    let mail = &smtp.mails()[0];
+    let headers = mail.split("\r\n\r\n").next().unwrap();
+    assert!(!headers.lines().any(|l| l.to_ascii_lowercase().starts_with("bcc:")), "{headers}");
+    assert!(!mail.contains("X-Envelope-To: evil@example.io") && mail.contains("X-Envelope-To: oncall@example.io"));
+    let html = html_part(mail);
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
+    assert!(!html.contains("<script>"), "escaped in the HTML part:\n{html}");
+}
+
+/// The decoded text/html part of a mail, read by Python's email package.
+fn html_part(mail: &str) -> String {
+    let script = "import email, email.policy, sys\nm = email.message_from_string(sys.stdin.read(), policy=email.policy.default)\nfor p in m.walk():\n    if p.get_content_type() == 'text/html':\n        print(p.get_content())";
+    let mut child =
+        Command::new(venv_python()).args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), mail.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_wiped_site_with_its_history_in_s3_repeats_nothing_and_keeps_problem_since() {
+    let hooks = Hooks::start();
+    let s3 = support::s3::S3Server::start();
+    s3.create_bucket("dash");
+    let bench = Bench::new(&format!("[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n", hooks.url("/hook")));
+    let endpoint = s3.endpoint();
+    let with_bucket = |minute: i64| {
+        let out = bench
+            .command(minute, &["run"])
+            .envs(s3.credentials())
+            .args(["--bucket", "dash", "--prefix", "site", "--endpoint-url", &endpoint, "--path-style"])
+            .output()
+            .unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{text}");
+        text
+    };
+    bench.prod(&[]);
+    with_bucket(0);
+    bench.prod(&["web"]);
+    with_bucket(5);
+    assert_eq!(hooks.at("/hook").len(), 1);
+    let since = |b: &Bench| {
+        let s = b.status();
+        s["environments"][0]["hosts"][0]["containers"][0]["since"].as_str().unwrap().to_owned()
+    };
+    let first_since = since(&bench);
+    // A new Jenkins agent: no site folder at all.
+    fs::remove_dir_all(&bench.out).unwrap();
+    let said = with_bucket(10);
+    assert!(said.contains("restored 2 history files from s3://dash/site/history/"), "{said}");
+    assert_eq!(hooks.at("/hook").len(), 1, "nothing repeated: {said}");
+    assert_eq!(since(&bench), first_since, "problem since is kept");
+    bench.prod(&[]);
+    with_bucket(15);
+    let sent = hooks.at("/hook");
+    assert_eq!(sent.len(), 2);
+    assert_eq!(changes(&sent[1].body), [("recovered".to_owned(), "web".to_owned())]);
+}
+
+#[test]
+fn uptime_counts_runs_and_leaves_maintenance_out() {
+    let bench = Bench::new(&format!(
+        "[[known]]\nenvironment = \"prod\"\ncontainer = \"db\"\ntext = \"db maintenance\"\nstart = \"{}\"\nexpires = \"{}\"\n",
+        at(24),
+        at(32)
+    ));
+    // Eight runs five minutes apart: web down in two, db down under maintenance in two.
+    let down: [&[&str]; 8] = [&[], &[], &["web"], &["web"], &[], &["db"], &["db"], &[]];
+    for (i, d) in down.iter().enumerate() {
+        bench.prod(d);
+        bench.run(i as i64 * 5);
+    }
+    let status = bench.status();
+    let env = &status["environments"][0];
+    // The environment: 4 runs fine, 2 with a problem, 2 of maintenance not counted.
+    assert_eq!(env["uptime"]["24h"].as_f64().unwrap(), 4.0 / 6.0, "{}", env["uptime"]);
+    assert_eq!(env["uptime"]["maintenance_seconds"], 600);
+    let c = |name: &str| {
+        env["hosts"][0]["containers"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
+    };
+    assert_eq!(c("web")["uptime"]["24h"].as_f64().unwrap(), 0.75);
+    assert_eq!(
+        (c("db")["uptime"]["24h"].as_f64().unwrap(), c("db")["uptime"]["maintenance_seconds"].as_i64().unwrap()),
+        (1.0, 600)
+    );
+    assert!(c("api").get("uptime").is_none(), "fine in every run: no figures to show");
+    let index = fs::read_to_string(bench.out.join("index.html")).unwrap();
+    assert!(index.contains("Up 66.6 % (24 h) · 66.6 % (7 d) · 66.6 % (30 d) · 10 min maintenance"), "{index}");
+    let page = fs::read_to_string(bench.out.join("prod.html")).unwrap();
+    assert!(page.contains("Fine in 66.6 % of runs in 24 h"), "{page}");
+    assert!(page.contains("<small>up 75.0 % of 30 d</small>"), "web's row: {page}");
+    // Thirty days of five-minute runs stay a few segments: the history does not grow with runs.
+    let history = fs::read_to_string(bench.out.join("history/prod.json")).unwrap();
+    assert!(history.matches("\"o\"").count() <= 8, "{history}");
+}
