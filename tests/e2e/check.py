@@ -40,22 +40,23 @@ EXPECTED = {
     (BETA, WITH_BECOME): {"web", "worker", "warming"},
     (BETA, EMPTY): set(),
 }
-# The states the test set up, as the engine must report them:
-# name -> the phases it may be in, each (state, health, exit code, OOM-killed).
+# The states the test set up, as the engine must report them: name -> the
+# states (docker ps) and exit codes (docker inspect) it may show, its health and
+# OOM flag. Only the crash loop moves: between two restarts it is `restarting`,
+# and for a moment `running`; ps and inspect, asked one after the other, may
+# even catch it in different phases. Every phase is a crash loop.
 SETUP = {
-    "web": [("running", "none", None, False)],
-    "job_fail": [("exited", "none", 3, False)],
-    "migrate": [("exited", "none", 0, False)],
-    "sick": [("running", "unhealthy", None, False)],
-    "hog": [("exited", "none", 137, True)],
-    # A restart policy and a command that fails at once: between two restarts it
-    # is `restarting`, and for a moment `running`. Both are a crash loop.
-    "crashloop": [("restarting", "none", 1, False), ("running", "none", None, False)],
-    "never_started": [("created", "none", None, False)],
-    "api": [("running", "healthy", None, False)],
-    "frozen": [("paused", "none", None, False)],
-    "worker": [("exited", "none", 2, False)],
-    "warming": [("running", "starting", None, False)],
+    "web": ({"running"}, {None}, "none", False),
+    "job_fail": ({"exited"}, {3}, "none", False),
+    "migrate": ({"exited"}, {0}, "none", False),
+    "sick": ({"running"}, {None}, "unhealthy", False),
+    "hog": ({"exited"}, {137}, "none", True),
+    "crashloop": ({"restarting", "running"}, {1, None}, "none", False),
+    "never_started": ({"created"}, {None}, "none", False),
+    "api": ({"running"}, {None}, "healthy", False),
+    "frozen": ({"paused"}, {None}, "none", False),
+    "worker": ({"exited"}, {2}, "none", False),
+    "warming": ({"running"}, {None}, "starting", False),
 }
 # What envdash must call a problem, whichever phase the engine reported: the
 # envdash.toml of the test allows `migrate` to exit with code 0.
@@ -77,23 +78,25 @@ def truth():
     out = {}
     for env, host in EXPECTED:
         ps = {}
-        for line in (WORK / "truth" / f"{host}.ps.json").read_text().splitlines():
+        for line in (WORK / "truth-run1" / f"{host}.ps.json").read_text().splitlines():
             if line.strip().startswith("{"):
                 row = json.loads(line)
                 ps[row["Names"]] = row
-        inspect_file = WORK / "truth" / f"{host}.inspect.json"
+        inspect_file = WORK / "truth-run1" / f"{host}.inspect.json"
         inspected = load(inspect_file) if inspect_file.exists() and inspect_file.read_text().strip() else []
         seen = {}
         for c in inspected:
             st = c["State"]
             name = c["Name"].lstrip("/")
+            # State and status text as `docker ps` said them (envdash reads those
+            # from the ps row); the rest as `docker inspect` said them.
             seen[name] = {
-                "state": st["Status"],
+                "state": ps[name]["State"],
+                "status": ps[name]["Status"],
                 "health": (st.get("Health") or {}).get("Status", "none"),
                 "exit_code": st["ExitCode"] if st["Status"] in ("exited", "restarting", "dead") else None,
                 "oom": st["OOMKilled"],
                 "restart_count": c["RestartCount"],
-                "status": ps[name]["Status"],
             }
         assert set(seen) == set(ps), f"{host}: ps listed {sorted(ps)}, inspect {sorted(seen)}"
         out[(env, host)] = seen
@@ -114,17 +117,17 @@ STATUS = {}  # the published status.json, loaded by main()
 TRUTH = {}  # (env, host) -> {name: facts}, as the engines said at gathering
 
 
-def phase(facts):
-    return (facts["state"], facts["health"], facts["exit_code"], facts["oom"])
-
-
 @check
 def engines_reported_the_states_set_up():
     for key, names in EXPECTED.items():
         got = TRUTH[key]
         assert set(got) == names, f"{key}: engine listed {sorted(got)}, expected {sorted(names)}"
-        for name, facts in got.items():
-            assert phase(facts) in SETUP[name], f"{key[1]} {name}: engine said {phase(facts)}, set up {SETUP[name]}"
+        for name, f in got.items():
+            states, codes, health, oom = SETUP[name]
+            said = (f["state"], f["exit_code"], f["health"], f["oom"])
+            assert f["state"] in states and f["exit_code"] in codes and (f["health"], f["oom"]) == (health, oom), (
+                f"{key[1]} {name}: engine said {said}, set up {SETUP[name]}"
+            )
 
 
 @check
@@ -209,6 +212,8 @@ def every_container_is_published_as_the_engine_reported_it():
             assert c["state"] == f["state"], f"{where}: shown {c['state']}, engine {f['state']}"
             assert c["health"] == f["health"], f"{where}: health {c['health']}, engine {f['health']}"
             assert c["status"] == f["status"], f"{where}: status {c['status']!r}, engine {f['status']!r}"
+            # The exit code comes from inspect, or from ps's status text when inspect
+            # found the container running (only the crash loop can be caught so).
             if f["exit_code"] is not None:
                 assert c["exit_code"] == f["exit_code"], f"{where}: exit code {c['exit_code']}, engine {f['exit_code']}"
             assert c.get("oom_killed", False) == f["oom"], f"{where}: oom_killed {c.get('oom_killed')}, engine {f['oom']}"
@@ -247,7 +252,7 @@ def problems_say_why_with_their_last_log_lines():
     worker = shown[(WITH_BECOME, "worker")]
     assert worker["logs"].strip() == "worker: no queue", worker
     # The page shows the same: the exit code, the reason and the lines printed.
-    page = (WORK / "site" / next(e["page"] for e in STATUS["environments"] if e["name"] == ALPHA)).read_text()
+    page = (WORK / "site-run1" / next(e["page"] for e in STATUS["environments"] if e["name"] == ALPHA)).read_text()
     assert "exited 3 at " in page and "<summary>Last log lines of job_fail</summary>" in page, "no reason or log block"
     assert "job: giving up" in page and "job: [redacted]" in page, "the log lines are not on the page"
     # Healthy containers: nothing gathered beyond their state.
@@ -304,7 +309,7 @@ def both_environments_present_with_problem_status():
 
 @check
 def pages_show_every_container_and_host():
-    site = WORK / "site"
+    site = WORK / "site-run1"
     index = (site / "index.html").read_text()
     for env in STATUS["environments"]:
         assert env["name"] in index, f"{env['name']} not on index.html"
@@ -327,8 +332,9 @@ def objects_are_in_the_bucket():
     want = {f"{PREFIX}index.html", f"{PREFIX}status.json"} | {f"{PREFIX}{e['page']}" for e in STATUS["environments"]}
     assert want <= keys, f"missing from the bucket: {sorted(want - keys)}"
     assert site <= keys, f"site files not in the bucket: {sorted(site - keys)}"
+    # The last run (5) published last: the bucket holds its status.json.
     obj = s3.get_object(Bucket=os.environ["BUCKET"], Key=f"{PREFIX}status.json")
-    assert json.loads(obj["Body"].read()) == STATUS, "status.json in the bucket differs from the site's"
+    assert json.loads(obj["Body"].read()) == load(WORK / "site" / "status.json"), "status.json in the bucket differs"
     page = s3.get_object(Bucket=os.environ["BUCKET"], Key=f"{PREFIX}index.html")
     assert page["ContentType"].startswith("text/html"), page["ContentType"]
 
@@ -350,12 +356,36 @@ def publish_without_changes_reports_ok():
 def failed_run_keeps_the_previous_files():
     rc = int((WORK / "run3.rc").read_text())
     assert rc != 0, "run 3 should have failed"
-    before, after = WORK / "envs-after-run1", WORK / "envs"
+    before, after = WORK / "envs-after-run1", WORK / "envs-after-run3"
     names = sorted(p.name for p in after.iterdir())
     assert names == sorted(p.name for p in before.iterdir()), names
     for name in names:
         assert (after / name).read_bytes() == (before / name).read_bytes(), f"{name} changed by a failed run"
     assert not (WORK / "envs.new").exists(), "the failed run left a half-written folder"
+
+
+def hooks():
+    """The webhooks received, in order."""
+    files = sorted((p for p in (WORK / "hooks").glob("*.json") if p.stem.isdigit()), key=lambda p: int(p.stem))
+    return [json.loads(p.read_text()) for p in files]
+
+
+@check
+def one_webhook_per_change_and_none_in_between():
+    counts = {run: int((WORK / f"hooks-after-{run}").read_text()) for run in ("run1", "run2", "run4", "run5")}
+    # Run 1 is envdash's first (no history anywhere): one summary of what is open.
+    # Run 2 renders the same again at the same time: nothing. Run 4: web stopped.
+    # Run 5: web started again.
+    assert counts == {"run1": 1, "run2": 1, "run4": 2, "run5": 3}, counts
+    first, down, up = hooks()
+    assert first["first_run"] is True and first["title"].startswith("envdash is watching: "), first["title"]
+    open_names = {c.get("container") for c in first["changes"]}
+    assert {"job_fail", "crashloop", "hog"} <= open_names, open_names
+    changes = [(c["change"], c.get("host"), c.get("container")) for c in down["changes"]]
+    assert changes == [("down", "app-1.alpha.e2e.test", "web")], changes
+    assert down["changes"][0]["problem"] == "exited", down["changes"][0]
+    changes = [(c["change"], c.get("host"), c.get("container")) for c in up["changes"]]
+    assert changes == [("recovered", "app-1.alpha.e2e.test", "web")], changes
 
 
 @check
@@ -379,7 +409,7 @@ def legacy_layout_renders_the_same_containers():
 def main():
     global STATUS, TRUTH
     try:
-        STATUS = load(WORK / "site" / "status.json")
+        STATUS = load(WORK / "site-run1" / "status.json")
         TRUTH = truth()
     except Exception:  # noqa: BLE001 - nothing to check without them
         traceback.print_exc()

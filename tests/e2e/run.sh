@@ -370,11 +370,25 @@ ssh_host() { # name address daemon-socket [extra host variables as YAML lines]
   echo "    localhost: {ansible_connection: local, ansible_python_interpreter: \"{{ ansible_playbook_python }}\"}"
 } >"$WORK/inventory.yml"
 
-# An envdash config for the playbook to pass on: `migrate` may exit with code 0.
-cat >"$WORK/envdash.toml" <<'EOF'
+# A webhook receiver on the controller: every POST body becomes hooks/<n>.json.
+# It binds a port of the system's choosing and says which in hooks.port.
+mkdir -p "$WORK/hooks"
+inctl python3 tests/e2e/receiver.py "$WORK/hooks" >"$WORK/receiver.log" 2>&1 3>&- &
+PIDS+=($!)
+for _ in $(seq 100); do [ -f "$WORK/hooks/hooks.port" ] && break; sleep 0.1; done
+[ -f "$WORK/hooks/hooks.port" ] || die "the webhook receiver did not start (receiver.log)"
+HOOK_URL=http://127.0.0.1:$(cat "$WORK/hooks/hooks.port")/e2e
+
+# An envdash config for the playbook to pass on: `migrate` may exit with code 0,
+# and every change goes to the webhook receiver.
+cat >"$WORK/envdash.toml" <<EOF
 stale_after = "15m"
 allow_exit_zero = ["migrate"]
+[[notify]]
+kind = "webhook"
+url = "$HOOK_URL"
 EOF
+
 
 # Leftovers of earlier runs that the swap must get rid of.
 mkdir -p "$WORK/envs" "$WORK/envs.new"
@@ -402,6 +416,12 @@ gathered=$(stat -c %.Y "$WORK/envs/e2e-alpha.txt")
 python3 -c "print(round($gathered - $start, 2))" >"$WORK/gather.seconds"
 echo "$TIMEOUT $SSH_TIMEOUT" >"$WORK/limits"
 log "run 1 took $(python3 -c "print(round($end - $start, 1))") s, gathering $(cat "$WORK/gather.seconds") s"
+# What run 1 published and what the engines said then, for check.py (later runs
+# write over both).
+cp -a "$WORK/site" "$WORK/site-run1"
+cp -a "$WORK/truth" "$WORK/truth-run1"
+hooks_after() { find "$WORK/hooks" -name '[0-9]*.json' | wc -l >"$WORK/hooks-after-$1"; }
+hooks_after run1
 
 # The legacy layout, as the old playbook wrote it: a host line, then
 # `docker ps -a --format '{{.Names}},{{.Status}},{{.Image}}'`.
@@ -430,6 +450,7 @@ cp -r "$WORK/envs" "$WORK/envs-after-run1"
 log "run 2: ansible-playbook --tags publish (nothing new)"
 playbook --tags publish -e dash_site_dir="$WORK/site-again" >"$WORK/run2.log" 2>&1 \
   || { cat "$WORK/run2.log"; die "the publish-only run failed"; }
+hooks_after run2
 
 # --- run 3: a run that fails before its files are complete ------------------------
 log "run 3: a failing run (no environment group)"
@@ -437,6 +458,25 @@ set +e
 playbook -e dash_group=no_such_group >"$WORK/run3.log" 2>&1
 echo $? >"$WORK/run3.rc"
 set -e
+cp -r "$WORK/envs" "$WORK/envs-after-run3"
+
+# --- runs 4 and 5: a container stops, then starts again ----------------------------
+# Two and four minutes after run 1 on the run's clock; each must send exactly one
+# webhook, the first naming web as down, the second as recovered.
+later() { date -u -d "@$(( $(date -u -d "$1" +%s) + $2 ))" +%Y-%m-%dT%H:%M:%SZ; }
+RUN1_NOW=$ENVDASH_NOW
+on d1 stop -t 1 web >/dev/null
+wait_for d1 web '{{.State.Status}}' exited
+ENVDASH_NOW=$(later "$RUN1_NOW" 120)
+log "run 4: web stopped"
+playbook >"$WORK/run4.log" 2>&1 || { cat "$WORK/run4.log"; die "run 4 failed"; }
+hooks_after run4
+on d1 start web >/dev/null
+wait_for d1 web '{{.State.Status}}' running
+ENVDASH_NOW=$(later "$RUN1_NOW" 240)
+log "run 5: web started again"
+playbook >"$WORK/run5.log" 2>&1 || { cat "$WORK/run5.log"; die "run 5 failed"; }
+hooks_after run5
 
 # Whether the controller could reach the host behind the jump host directly: it
 # must not, or the jump host would prove nothing.
