@@ -127,27 +127,9 @@ impl Container {
 
     /// A container the configuration expects but no row reported.
     pub fn missing(name: &str) -> Container {
-        Container {
-            name: Text::new(name),
-            image: Text::default(),
-            version: Text::default(),
-            status: Text::const_new("expected, not found"),
-            state: State::Missing,
-            health: Health::None,
-            exit_code: None,
-            problem: true,
-            known: None,
-            since: None,
-            restarts: 0,
-            crash_loop: false,
-            restart_count: None,
-            oom_killed: false,
-            started_at: None,
-            restart_policy: Text::default(),
-            detail: None,
-            reason: None,
-            uptime: None,
-        }
+        let mut c = Container::from_row(name, "expected, not found", "", None);
+        (c.state, c.problem) = (State::Missing, true);
+        c
     }
 
     /// A problem nobody has explained yet.
@@ -359,6 +341,19 @@ impl Environment {
             EnvStatus::Ok
         };
     }
+}
+
+/// `name`, or `name (2)`, `name (3)` for later ones of the same name: how a
+/// host's second container of one name is labelled where labels must differ
+/// (metrics series, alert subjects).
+pub fn unique_label(seen: &mut std::collections::HashSet<String>, name: &str) -> String {
+    let mut label = name.to_owned();
+    let mut n = 2;
+    while !seen.insert(label.clone()) {
+        label = format!("{name} ({n})");
+        n += 1;
+    }
+    label
 }
 
 /// Splits `registry:5000/team/app:1.2@sha256:…` into repository and version.

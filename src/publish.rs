@@ -107,22 +107,7 @@ pub fn restore_history(cfg: &PublishConfig) -> Result<Option<String>> {
 
 async fn fetch_history(cfg: &PublishConfig, local: &Path) -> Result<usize> {
     let (client, endpoint, custom, attempts) = client(cfg).await;
-    let target = Target {
-        client,
-        bucket: cfg.bucket.clone(),
-        endpoint,
-        reach_hint: if custom && !cfg.path_style {
-            "check --endpoint-url / AWS_ENDPOINT_URL, --path-style (S3-compatible servers mostly need it) and the network"
-        } else {
-            "check --endpoint-url / AWS_ENDPOINT_URL and the network"
-        },
-        cache_control: String::new(),
-        stop: AtomicBool::new(false),
-        etag_warned: AtomicBool::new(false),
-        attempt_timeout: cfg.timeout,
-        attempts,
-        progress: None,
-    };
+    let target = Target::new(cfg, client, endpoint, custom, attempts, None);
     let prefix = key_for(&cfg.prefix, "history");
     let started = Instant::now();
     let remote =
@@ -439,24 +424,7 @@ async fn sync(cfg: &PublishConfig, local: Vec<LocalFile>) -> Result<PublishRepor
         bar.set_message(format!("listing s3://{}/{}", cfg.bucket, cfg.prefix));
         bar
     });
-    let target = Arc::new(Target {
-        client,
-        bucket: cfg.bucket.clone(),
-        endpoint,
-        // Without path-style addressing the bucket goes into the host name, which a
-        // local or in-house server rarely resolves.
-        reach_hint: if custom && !cfg.path_style {
-            "check --endpoint-url / AWS_ENDPOINT_URL, --path-style (S3-compatible servers mostly need it) and the network"
-        } else {
-            "check --endpoint-url / AWS_ENDPOINT_URL and the network"
-        },
-        cache_control: cfg.cache_control.clone(),
-        stop: AtomicBool::new(false),
-        etag_warned: AtomicBool::new(false),
-        attempt_timeout: cfg.timeout,
-        attempts,
-        progress,
-    });
+    let target = Arc::new(Target::new(cfg, client, endpoint, custom, attempts, progress));
     let result = sync_with(cfg, &target, &local).await;
     if let Some(bar) = &target.progress {
         bar.finish_and_clear();
@@ -738,6 +706,34 @@ fn failure_list(failed: &[(String, String)]) -> String {
 }
 
 impl Target {
+    fn new(
+        cfg: &PublishConfig,
+        client: Client,
+        endpoint: String,
+        custom: bool,
+        attempts: u32,
+        progress: Option<ProgressBar>,
+    ) -> Target {
+        Target {
+            client,
+            bucket: cfg.bucket.clone(),
+            endpoint,
+            // Without path-style addressing the bucket goes into the host name, which a
+            // local or in-house server rarely resolves.
+            reach_hint: if custom && !cfg.path_style {
+                "check --endpoint-url / AWS_ENDPOINT_URL, --path-style (S3-compatible servers mostly need it) and the network"
+            } else {
+                "check --endpoint-url / AWS_ENDPOINT_URL and the network"
+            },
+            cache_control: cfg.cache_control.clone(),
+            stop: AtomicBool::new(false),
+            etag_warned: AtomicBool::new(false),
+            attempt_timeout: cfg.timeout,
+            attempts,
+            progress,
+        }
+    }
+
     /// `after 61 s (2 attempts of up to 30 s)`: the time a failed request really
     /// took, and why it took that long.
     fn waited(&self, waited: Duration) -> String {

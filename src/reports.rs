@@ -726,18 +726,9 @@ fn sample(out: &mut String, family: Family, labels: &[(&str, &str)], value: impl
     let _ = writeln!(out, "}} {value}");
 }
 
-/// Series must be unique in a textfile (node_exporter rejects the whole file
-/// otherwise), but one listing may name a container twice: later ones are
-/// labelled `name (2)`, `name (3)`, ….
-fn unique(seen: &mut HashSet<String>, name: &str) -> String {
-    let mut label = name.to_owned();
-    let mut n = 2;
-    while !seen.insert(label.clone()) {
-        label = format!("{name} ({n})");
-        n += 1;
-    }
-    label
-}
+// Series must be unique in a textfile (node_exporter rejects the whole file
+// otherwise), but one listing may name a container twice.
+use crate::model::unique_label as unique;
 
 /// One environment's samples, one buffer per entry of [`Family::PER_ENVIRONMENT`].
 fn metrics(env: &Environment) -> Vec<Vec<u8>> {

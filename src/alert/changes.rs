@@ -216,16 +216,7 @@ impl Run<'_> {
             i.recovered_state = Some(how.to_owned());
         }
         if announce && open.notified && open.known.is_none() {
-            let none = Problem {
-                subject: open.subject.clone(),
-                problem: open.problem.clone(),
-                severity: open.severity,
-                state: open.state.clone(),
-                exit_meaning: None,
-                since: Some(open.since),
-                known: None,
-                logs: Vec::new(),
-            };
+            let none = as_problem(&open, open.state.clone());
             if !self.flipped(key, &open, &none) {
                 let mut change = change_of(&open, ChangeKind::Recovered, now, &none);
                 change.down_seconds = Some(now.duration_since(open.since).as_secs().max(0));
@@ -264,16 +255,7 @@ impl Run<'_> {
             self.st.flapping.remove(&key);
             match self.st.open.get(&key) {
                 Some(open) if open.known.is_none() => {
-                    let p = Problem {
-                        subject: open.subject.clone(),
-                        problem: open.problem.clone(),
-                        severity: open.severity,
-                        state: format!("{} (stopped flapping, still a problem)", open.state),
-                        exit_meaning: None,
-                        since: Some(open.since),
-                        known: None,
-                        logs: Vec::new(),
-                    };
+                    let p = as_problem(open, format!("{} (stopped flapping, still a problem)", open.state));
                     self.changes.push(change_of(open, ChangeKind::Down, now, &p));
                 }
                 Some(_) => {}
@@ -307,6 +289,20 @@ impl Run<'_> {
     }
 }
 
+/// An open problem as this run would tell it, in `state`'s words.
+fn as_problem(open: &Open, state: String) -> Problem {
+    Problem {
+        subject: open.subject.clone(),
+        problem: open.problem.clone(),
+        severity: open.severity,
+        state,
+        exit_meaning: None,
+        since: Some(open.since),
+        known: None,
+        logs: Vec::new(),
+    }
+}
+
 fn change_of(open: &Open, change: ChangeKind, now: Timestamp, p: &Problem) -> Change {
     Change {
         at: now,
@@ -331,19 +327,7 @@ pub fn still_down(state: &AlertState, now: Timestamp, wanted: impl Fn(&Open) -> 
         .open
         .values()
         .filter(|o| o.notified && o.known.is_none() && wanted(o))
-        .map(|o| {
-            let p = Problem {
-                subject: o.subject.clone(),
-                problem: o.problem.clone(),
-                severity: o.severity,
-                state: o.state.clone(),
-                exit_meaning: None,
-                since: Some(o.since),
-                known: None,
-                logs: Vec::new(),
-            };
-            change_of(o, ChangeKind::StillDown, now, &p)
-        })
+        .map(|o| change_of(o, ChangeKind::StillDown, now, &as_problem(o, o.state.clone())))
         .collect()
 }
 

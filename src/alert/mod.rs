@@ -27,7 +27,7 @@ use std::collections::HashSet;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Container, EnvStatus, Environment, Reach};
+use crate::model::{Container, EnvStatus, Environment, Reach, unique_label as unique};
 use crate::settings::Severity;
 use crate::status::{Health, State, exit_code_meaning};
 
@@ -319,18 +319,6 @@ fn problem_of(c: &Container) -> (&'static str, Severity) {
 fn last_lines(text: &str, n: usize) -> Vec<String> {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(n)..].iter().map(|l| (*l).to_owned()).collect()
-}
-
-/// `name`, or `name (2)`, `name (3)` for later ones of the same name, as the
-/// metrics label them.
-fn unique(seen: &mut HashSet<String>, name: &str) -> String {
-    let mut label = name.to_owned();
-    let mut n = 2;
-    while !seen.insert(label.clone()) {
-        label = format!("{name} ({n})");
-        n += 1;
-    }
-    label
 }
 
 #[cfg(test)]
