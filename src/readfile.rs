@@ -1,5 +1,6 @@
-//! Reading a file without ever blocking on it: environment files, the config,
-//! templates and history are all read through [`read_regular`].
+//! Reading a file without ever blocking on it: environment files
+//! ([`read_input`]) and the history and alert state in the site
+//! ([`read_regular`]).
 //!
 //! A FIFO, socket or device named like an input file would block a plain
 //! `read` forever (a pipe nobody writes to) or never end (`/dev/zero`), so the
@@ -7,7 +8,9 @@
 //! check is made on the opened descriptor, so a file swapped for a pipe after
 //! it was found is refused too. A file that grows or is rewritten while it is
 //! read is read again; if it will not hold still, the last reading is used up
-//! to its last whole line, and the caller is told.
+//! to its last whole line, and the caller is told. An input file (lines of
+//! text) modified moments ago whose last line has no line break is given a
+//! moment more to show whether a writer is still at it.
 
 use std::fs::{File, Metadata};
 use std::io::Read;
@@ -86,6 +89,17 @@ pub fn special_kind(meta: &Metadata) -> Option<&'static str> {
 
 /// Reads `path` if it is a regular file, never blocking on it.
 pub fn read_regular(path: &Path) -> Result<Snapshot, ReadError> {
+    read(path, false)
+}
+
+/// Reads an input file of lines: [`read_regular`], and a recently modified file
+/// whose last line has no line break counts as settled only if it holds still
+/// a moment more.
+pub fn read_input(path: &Path) -> Result<Snapshot, ReadError> {
+    read(path, true)
+}
+
+fn read(path: &Path, lines: bool) -> Result<Snapshot, ReadError> {
     // Looked at before it is opened: a socket cannot be opened at all, and a
     // clear word beats "No such device or address".
     if let Some(what) = special_kind(&std::fs::metadata(path)?) {
@@ -108,7 +122,7 @@ pub fn read_regular(path: &Path) -> Result<Snapshot, ReadError> {
         modified = before.modified().ok();
         let partial = bytes.last().is_some_and(|&b| b != b'\n');
         let recent = modified.and_then(|m| m.elapsed().ok()).is_none_or(|age| age < RECENT);
-        if settled && partial && recent {
+        if lines && settled && partial && recent {
             // A writer may be between two writes of one line: the line counts as
             // whole only if the file still holds still a moment later.
             std::thread::sleep(SETTLE_PARTIAL);

@@ -20,7 +20,7 @@ use crate::model::Environment;
 use crate::monitor::Monitor;
 use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
 use crate::parse::parse_file;
-use crate::readfile::read_regular;
+use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Reports};
 use crate::versions::{self, EnvVersions};
@@ -305,7 +305,7 @@ pub fn display_time(t: Timestamp) -> (String, String) {
 /// Its counts and verdict are left to [`Monitor::apply`], which runs next.
 pub fn load_environment(file: &InputFile, page: &str) -> Environment {
     let mut env = Environment::new(&file.name, page, &file.rel);
-    match read_regular(&file.path) {
+    match read_input(&file.path) {
         Err(e) => env.error = Some(format!("cannot read {}: {e}", file.path.display())),
         Ok(snapshot) => {
             let mut parsed = parse_file(&snapshot.bytes);
