@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::alert::state::EnvAlerts;
 use crate::model::{EnvStatus, Text};
 use crate::status::lookup_ci;
 use crate::uptime::Segments;
@@ -58,6 +59,9 @@ pub struct EnvHistory {
     /// The environment fine or not, run after run (the last 30 days).
     #[serde(default, skip_serializing_if = "Segments::is_empty")]
     pub uptime: Segments,
+    /// What alerting knows of it: open problems, flips, incidents.
+    #[serde(default, skip_serializing_if = "EnvAlerts::is_empty")]
+    pub alerts: EnvAlerts,
 }
 
 /// The containers of one host, in the order last seen: a JSON object from
@@ -281,6 +285,7 @@ mod tests {
             runs: vec![Run { time: "2026-01-01T00:00:00Z".parse().unwrap(), status: EnvStatus::Ok }],
             hosts: BTreeMap::new(),
             uptime: Segments::default(),
+            alerts: EnvAlerts::default(),
         };
         std::fs::write(&p, serde_json::to_vec(&h).unwrap()).unwrap();
         assert!(EnvHistory::load(&p, "a").runs.is_empty(), "another environment's history is not used");

@@ -9,6 +9,7 @@ use crate::history::{EnvHistory, Run, Track, Tracks, stopped_ago, uptime};
 use crate::model::{Container, EnvStatus, Environment, Host, Reach};
 use crate::settings::{Known, Settings, matches};
 use crate::status::State;
+use crate::uptime::Segments;
 
 /// A run's verdict for the uptime figures: a problem a known issue explains is maintenance.
 fn uptime_seen(problem: bool, known: bool) -> crate::uptime::Seen {
@@ -186,6 +187,9 @@ impl Monitor {
         // The same run rendered again, at the same time: nothing new was seen.
         let replay = last_run == Some(self.now);
         let env_uptime = std::mem::take(&mut previous.uptime);
+        // Containers fine in every run since the environment was first watched
+        // keep no segments of their own: theirs would be the environment's span.
+        let watched = env_uptime.span();
         let mut next = EnvHistory { name: env.name.clone(), runs, uptime: env_uptime, ..EnvHistory::default() };
         for host in &mut env.hosts {
             // Taken out of the old history as they are used: the old and the new
@@ -201,7 +205,11 @@ impl Monitor {
             let mut tracks = Tracks::default();
             for (at, c) in host.containers.iter_mut().filter(|c| c.state != State::Missing).enumerate() {
                 let mut before = before_host.take(&c.name, at);
-                let mut segments = before.as_mut().map(|t| std::mem::take(&mut t.uptime)).unwrap_or_default();
+                let mut segments = match before.as_mut() {
+                    Some(t) if t.uptime.is_empty() => Segments::fine_since(watched),
+                    Some(t) => std::mem::take(&mut t.uptime),
+                    None => Segments::default(),
+                };
                 let before = before.as_ref();
                 let mut restarts: Vec<Timestamp> = before
                     .map(|t| t.restarts.iter().copied().filter(|r| window_start.is_none_or(|w| *r >= w)).collect())
@@ -256,6 +264,9 @@ impl Monitor {
                     let figures = segments.figures(self.now);
                     if !figures.perfect() {
                         c.uptime = Some(Box::new(figures));
+                    }
+                    if segments.fine_throughout(watched) {
+                        segments = Segments::default();
                     }
                     let restart_count = c.restart_count;
                     tracks.push(

@@ -275,8 +275,8 @@ impl<'a> IndexPage<'a> {
 
 /// The context of the incident log: `incidents` newest first (see
 /// [`crate::alert::feed::IncidentView`]).
-pub fn incidents_page(common: &Common, incidents: &[IncidentView]) -> Value {
-    context! { incidents => Value::from_serialize(incidents), ..Value::from_serialize(common) }
+pub fn incidents_page(common: &Common, incidents: &[IncidentView], total: usize, open: usize) -> Value {
+    context! { incidents => Value::from_serialize(incidents), total, open, ..Value::from_serialize(common) }
 }
 
 /// The context of the version matrix page.

@@ -71,7 +71,6 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     }
     let templates = Templates::load(cfg.templates.as_deref())?;
     let monitor = Monitor::new(cfg.settings.clone(), cfg.now)?;
-    let keep_history = cfg.settings.history_runs() > 0;
     // The new site is built beside the old one and swapped in at the end: a run
     // that fails or is killed leaves the previous site whole.
     let lock = SiteLock::acquire(&cfg.out)?;
@@ -82,7 +81,16 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the history folder {}", dir.display()))?;
     let common = common(cfg, &monitor);
     let mut reports = Reports::start(cfg, site)?;
-    let job = Job { cfg, templates: &templates, monitor: &monitor, common: &common, site, previous: staging.target() };
+    let before = alert::before(&cfg.settings, staging.target(), cfg.now)?;
+    let job = Job {
+        cfg,
+        templates: &templates,
+        monitor: &monitor,
+        common: &common,
+        site,
+        previous: staging.target(),
+        alerts: &before,
+    };
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
     let pages: Vec<String> = slugs(&names).into_iter().map(|s| s + ".html").collect();
 
@@ -91,7 +99,8 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let status_path = site.join("status.json");
     let mut summaries = Vec::with_capacity(files.len());
     let mut versions = Vec::with_capacity(files.len());
-    let mut seen = Vec::with_capacity(files.len());
+    let mut collected = alert::Collected::default();
+    let mut histories = Vec::with_capacity(files.len());
     let mut totals = Totals::default();
     let mut alerts = None;
     write_file(&status_path, |json| {
@@ -118,7 +127,10 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                     }
                 }
                 versions.push((rendered.summary.name.clone(), rendered.versions));
-                seen.push(rendered.seen);
+                collected.add(rendered.alerts);
+                if rendered.history_written {
+                    histories.push(history_file(&rendered.summary.page));
+                }
                 reports.append(rendered.reports)?;
                 summaries.push(rendered.summary);
             }
@@ -127,11 +139,11 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         totals = Totals::of(&summaries);
         // Alerts before the master page, which says when notifications fail.
         let started = std::time::Instant::now();
-        let run = alert::run(&cfg.settings, staging.target(), &seen, cfg.now, cfg.notify)?;
+        let run = alert::finish(&cfg.settings, &before, std::mem::take(&mut collected), cfg.notify);
         log::debug!(
             "alerts: {} changes, {} open, {} deliveries in {:.1} ms",
             run.changes,
-            run.state.open.len(),
+            run.open,
             run.deliveries.len(),
             started.elapsed().as_secs_f64() * 1000.0
         );
@@ -161,7 +173,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         write!(json, "\n],\"totals\":{},", serde_json::to_string(&totals)?)?;
         write!(json, "\"notices\":{},", serde_json::to_string(&monitor.notices)?)?;
         write!(json, "\"notifications\":{},", serde_json::to_string(&notifiers)?)?;
-        write!(json, "\"open_problems\":{},", run.state.open.len())?;
+        write!(json, "\"open_problems\":{},", run.open)?;
         writeln!(json, "\"versions\":{}}}", matrix_json?)?;
         alerts = Some((run, notifiers));
         Ok(())
@@ -169,9 +181,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let (run, notifiers) = alerts.expect("set when status.json was written");
     reports.finish(&totals, &notifiers)?;
     let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
-    if keep_history {
-        written.extend(pages.iter().map(|p| history_file(p)));
-    }
+    written.append(&mut histories);
     written.extend(pages);
     written.extend(["status.json".to_owned(), VERSIONS_PAGE.to_owned(), "index.html".to_owned()]);
     written.extend([STATE_FILE.to_owned(), INCIDENTS_PAGE.to_owned(), FEED.to_owned()]);
@@ -194,11 +204,11 @@ fn write_alert_files(
     run: &alert::RunAlerts,
 ) -> Result<()> {
     write_file(&site.join(STATE_FILE), |w| Ok(serde_json::to_writer(w, &run.state)?))?;
-    let incidents = alert::feed::views(&run.state, cfg.now);
+    let incidents = alert::feed::views(&run.incidents, cfg.now);
     write_file(&site.join(INCIDENTS_PAGE), |w| {
-        templates.render(INCIDENTS_PAGE, incidents_page(common, &incidents), w)
+        templates.render(INCIDENTS_PAGE, incidents_page(common, &incidents, run.incident_count, run.open), w)
     })?;
-    let feed = alert::feed::atom(&run.state, &cfg.title, cfg.settings.site_url.as_deref(), cfg.now);
+    let feed = alert::feed::atom(&run.incidents, &cfg.title, cfg.settings.site_url.as_deref(), cfg.now);
     write_file(&site.join(FEED), |w| Ok(w.write_all(feed.as_bytes())?))
 }
 
@@ -229,7 +239,9 @@ struct Rendered {
     /// Its part of the JUnit and metrics files.
     reports: Fragments,
     /// What it says for alerting.
-    seen: alert::Seen,
+    alerts: alert::EnvAlertsOut,
+    /// Its history file was written (with history on, or alerts to keep).
+    history_written: bool,
 }
 
 /// What every worker shares in one run.
@@ -242,6 +254,8 @@ struct Job<'a> {
     site: &'a Path,
     /// The previous site, where history is read from.
     previous: &'a Path,
+    /// What alerting knew before the run.
+    alerts: &'a alert::Before,
 }
 
 impl Job<'_> {
@@ -249,9 +263,24 @@ impl Job<'_> {
     fn render_environment(&self, reports: &Reports, file: &InputFile, page: &str) -> Result<Rendered> {
         let mut env = load_environment(file, page);
         let history_file = history_file(page);
-        let previous = (self.cfg.settings.history_runs() > 0)
-            .then(|| EnvHistory::load(&self.previous.join(&history_file), &env.name));
-        let history = self.monitor.apply(&mut env, previous);
+        // The history file also keeps the environment's alerts, with history on or off.
+        let mut previous = EnvHistory::load(&self.previous.join(&history_file), &env.name);
+        let mut alerts = std::mem::take(&mut previous.alerts);
+        alerts.reopen(&env.page, self.cfg.settings.group_of(&env.name));
+        let history = self.monitor.apply(&mut env, (self.cfg.settings.history_runs() > 0).then_some(previous));
+        let kept = (self.cfg.notify == alert::NotifyMode::DryRun).then(|| alerts.clone());
+        let alerts_out = alert::step(self.alerts, &mut alerts, &alert::observe(&env));
+        if let Some(kept) = kept {
+            alerts = kept; // a dry run changes no alert state
+        }
+        let history = match history {
+            Some(mut h) => Some({
+                h.alerts = alerts;
+                h
+            }),
+            None if !alerts.is_empty() => Some(EnvHistory { name: env.name.clone(), alerts, ..EnvHistory::default() }),
+            None => None,
+        };
         let env = Arc::new(env);
         write_file(&self.site.join(&env.page), |w| self.templates.render("env.html", env_page(self.common, &env), w))?;
         if let Some(history) = &history {
@@ -278,7 +307,8 @@ impl Job<'_> {
             versions: versions::of(&env),
             json,
             reports,
-            seen: alert::observe(&env),
+            alerts: alerts_out,
+            history_written: history.is_some(),
         })
     }
 }

@@ -66,6 +66,28 @@ impl Segments {
         self.0.is_empty()
     }
 
+    /// When the first segment began and how many runs all of them hold: what a
+    /// thing fine all along would have (see [`Segments::fine_since`]).
+    pub fn span(&self) -> Option<(Timestamp, u32)> {
+        let first = self.0.first()?;
+        Some((first.0, self.0.iter().map(|s| s.1).fold(0u32, u32::saturating_add)))
+    }
+
+    /// One segment, fine, over `span` (none without one): the segments of a
+    /// container that keeps none because it was fine all along.
+    pub fn fine_since(span: Option<(Timestamp, u32)>) -> Segments {
+        Segments(span.map(|(start, runs)| Segment(start, runs, Seen::Ok)).into_iter().collect())
+    }
+
+    /// Fine in every run, since no later than `span` began: nothing to keep.
+    pub fn fine_throughout(&self, span: Option<(Timestamp, u32)>) -> bool {
+        match (self.0.as_slice(), span) {
+            ([only], Some((start, _))) => only.2 == Seen::Ok && only.0 <= start,
+            ([only], None) => only.2 == Seen::Ok,
+            _ => false,
+        }
+    }
+
     /// Adds this run's state, then drops segments that ended before the
     /// longest window.
     pub fn push(&mut self, at: Timestamp, seen: Seen) {

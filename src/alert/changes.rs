@@ -1,6 +1,7 @@
-//! The changes of one run: every environment's problems against what alerting
-//! knew before. Pure: the state and the observations in, the new state and the
-//! changes out, so every rule is tested without a server.
+//! The changes of one run in one environment: its problems against what
+//! alerting knew of it before. Pure: the state and the observations in, the new
+//! state and the changes out, so every rule is tested without a server. Each
+//! environment's worker runs it on its own.
 //!
 //! - A problem not open before goes **down**; one open before and no longer seen,
 //!   where it can be seen, has **recovered**. A host that did not report, or an
@@ -15,12 +16,12 @@
 //! - The first run (no state at all) sends one summary of what is **open**,
 //!   not a line per container ever seen.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::alert::state::{AlertState, Incident, Open};
+use crate::alert::state::{EnvAlerts, Incident, Open};
 use crate::alert::{Problem, Seen, Subject};
 use crate::settings::Severity;
 
@@ -90,45 +91,40 @@ pub struct Policy {
     pub now: Timestamp,
     pub flap_window: SignedDuration,
     pub flap_changes: usize,
-}
-
-/// What a run changed.
-#[derive(Debug)]
-pub struct Outcome {
-    pub state: AlertState,
-    pub changes: Vec<Change>,
-    /// There was no state before: `changes` is the summary of what is open.
+    /// There was no alert state at all: problems are the summary of what is open.
     pub first_run: bool,
+    /// A notifier's reminder is due: say what is still down.
+    pub remind: bool,
 }
 
-/// Compares what this run saw with what was known before.
-pub fn advance(previous: Option<AlertState>, seen: &[Seen], policy: &Policy) -> Outcome {
-    let now = policy.now;
-    let first_run = previous.is_none();
-    let mut st = previous.unwrap_or_else(|| AlertState::new(now));
-    st.prune(now, policy.flap_window);
-    st.updated = now;
-    let envs: HashMap<&str, &Seen> = seen.iter().map(|s| (s.env.as_str(), s)).collect();
-    let current: BTreeMap<String, (&Seen, &Problem)> =
-        seen.iter().flat_map(|s| s.problems.iter().map(move |p| (p.subject.key(), (s, p)))).collect();
-    let mut run = Run { st: &mut st, changes: Vec::new(), policy, first_run };
-
-    for (key, (env, p)) in &current {
-        run.seen_problem(key, env, p);
+/// Compares what this run saw of one environment with what was known before;
+/// returns its changes (with reminders, when due) and leaves the new state in
+/// `st`.
+pub fn advance(st: &mut EnvAlerts, seen: &Seen, policy: &Policy) -> Vec<Change> {
+    st.prune(policy.now, policy.flap_window);
+    let current: BTreeMap<String, &Problem> = seen.problems.iter().map(|p| (p.subject.key(), p)).collect();
+    let mut run = Run { st, changes: Vec::new(), policy };
+    if policy.remind {
+        // What was open and announced before this run, and still is.
+        run.changes.extend(still_down(run.st, policy.now, |o| current.contains_key(&o.subject.key())));
+    }
+    for (key, p) in &current {
+        run.seen_problem(key, seen, p);
     }
     let gone: Vec<String> = run.st.open.keys().filter(|k| !current.contains_key(*k)).cloned().collect();
     for key in gone {
-        let subject = run.st.open[&key].subject.clone();
-        match envs.get(subject.env.as_str()) {
-            // The environment is gone from the input: its problems end, unannounced.
-            None => run.close(&key, "its environment is no longer listed", false),
-            Some(env) if observable(env, &subject) => run.close(&key, "fine again", true),
-            Some(_) => {}
+        if observable(seen, &run.st.open[&key].subject) {
+            run.close(&key, "fine again", true);
         }
     }
     run.settle_flapping();
-    let changes = run.changes;
-    Outcome { state: st, changes, first_run }
+    run.changes
+}
+
+/// The worst severity of the open problems of `st` that were announced: whether
+/// (and for which notifiers) there is anything to remind of.
+pub fn announced(st: &EnvAlerts) -> Option<Severity> {
+    st.open.values().filter(|o| o.notified && o.known.is_none()).map(|o| o.severity).max()
 }
 
 /// Whether this run could see `subject` at all: a container only on a host
@@ -142,10 +138,9 @@ fn observable(env: &Seen, subject: &Subject) -> bool {
 }
 
 struct Run<'a> {
-    st: &'a mut AlertState,
+    st: &'a mut EnvAlerts,
     changes: Vec<Change>,
     policy: &'a Policy,
-    first_run: bool,
 }
 
 impl Run<'_> {
@@ -160,11 +155,13 @@ impl Run<'_> {
             if window_ended {
                 // Silenced until now by a known issue or maintenance that has ended.
                 open.notified = true;
-                let (change, incident) = (change_of(open, ChangeKind::Down, now, p), open.incident.clone());
-                self.changes.push(change);
-                if let Some(i) = self.incident_mut(&incident) {
-                    i.notified = true;
-                }
+                self.changes.push(change_of(open, ChangeKind::Down, now, p));
+            }
+            let open = open.clone();
+            if let Some(i) = self.incident_mut(&open.incident) {
+                // The incident says what the open problem says (it is what is kept).
+                (i.state, i.problem, i.severity, i.known, i.notified) =
+                    (open.state, open.problem, open.severity, open.known, open.notified);
             }
             return;
         }
@@ -184,7 +181,7 @@ impl Run<'_> {
         };
         if p.known.is_none() {
             open.notified = true;
-            if self.first_run {
+            if self.policy.first_run {
                 self.changes.push(change_of(&open, ChangeKind::Open, now, p));
             } else if !self.flipped(key, &open, p) {
                 self.changes.push(change_of(&open, ChangeKind::Down, now, p));
@@ -322,7 +319,7 @@ fn change_of(open: &Open, change: ChangeKind, now: Timestamp, p: &Problem) -> Ch
 }
 
 /// The open, announced problems a notifier would be reminded of.
-pub fn still_down(state: &AlertState, now: Timestamp, wanted: impl Fn(&Open) -> bool) -> Vec<Change> {
+pub fn still_down(state: &EnvAlerts, now: Timestamp, wanted: impl Fn(&Open) -> bool) -> Vec<Change> {
     state
         .open
         .values()
@@ -342,19 +339,25 @@ mod tests {
     }
 
     fn policy(minute: i64) -> Policy {
-        Policy { now: t(minute), flap_window: SignedDuration::from_hours(1), flap_changes: 4 }
+        Policy {
+            now: t(minute),
+            flap_window: SignedDuration::from_hours(1),
+            flap_changes: 4,
+            first_run: false,
+            remind: false,
+        }
     }
 
     /// One environment, host `h` listed, with these containers down.
-    fn seen(down: &[&str]) -> Vec<Seen> {
-        vec![Seen {
+    fn seen(down: &[&str]) -> Seen {
+        Seen {
             env: "prod".into(),
             page: "prod.html".into(),
             group: None,
             judged: true,
             listed_hosts: HashSet::from(["h".to_owned()]),
             problems: down.iter().map(|c| problem(c, None)).collect(),
-        }]
+        }
     }
 
     fn problem(container: &str, known: Option<&str>) -> Problem {
@@ -370,108 +373,100 @@ mod tests {
         }
     }
 
-    fn kinds(o: &Outcome) -> Vec<(ChangeKind, String)> {
-        o.changes.iter().map(|c| (c.change, c.subject.container.clone().unwrap_or_default())).collect()
+    fn kinds(changes: &[Change]) -> Vec<(ChangeKind, String)> {
+        changes.iter().map(|c| (c.change, c.subject.container.clone().unwrap_or_default())).collect()
     }
 
     #[test]
     fn down_once_quiet_while_down_recovered_once() {
-        let o = advance(Some(AlertState::new(t(0))), &seen(&[]), &policy(0));
-        assert!(o.changes.is_empty(), "all fine: nothing");
-        let o = advance(Some(o.state), &seen(&["web"]), &policy(5));
-        assert_eq!(kinds(&o), [(ChangeKind::Down, "web".into())]);
-        assert_eq!(o.changes[0].logs, ["boom"]);
-        let o = advance(Some(o.state), &seen(&["web"]), &policy(10));
-        assert!(o.changes.is_empty(), "still down: nothing");
-        let o = advance(Some(o.state), &seen(&[]), &policy(15));
-        assert_eq!(kinds(&o), [(ChangeKind::Recovered, "web".into())]);
-        assert_eq!(o.changes[0].down_seconds, Some(600));
-        assert_eq!(o.state.incidents.len(), 1);
-        assert_eq!((o.state.incidents[0].started, o.state.incidents[0].ended), (t(5), Some(t(15))));
-        assert!(o.state.open.is_empty());
+        let mut st = EnvAlerts::default();
+        assert!(advance(&mut st, &seen(&[]), &policy(0)).is_empty(), "all fine: nothing");
+        let changes = advance(&mut st, &seen(&["web"]), &policy(5));
+        assert_eq!(kinds(&changes), [(ChangeKind::Down, "web".into())]);
+        assert_eq!(changes[0].logs, ["boom"]);
+        assert!(advance(&mut st, &seen(&["web"]), &policy(10)).is_empty(), "still down: nothing");
+        let changes = advance(&mut st, &seen(&[]), &policy(15));
+        assert_eq!(kinds(&changes), [(ChangeKind::Recovered, "web".into())]);
+        assert_eq!(changes[0].down_seconds, Some(600));
+        assert_eq!(st.incidents.len(), 1);
+        assert_eq!((st.incidents[0].started, st.incidents[0].ended), (t(5), Some(t(15))));
+        assert!(st.open.is_empty());
     }
 
     #[test]
     fn the_first_run_sums_up_what_is_open_and_then_only_changes() {
-        let o = advance(None, &seen(&["web", "db"]), &policy(0));
-        assert!(o.first_run);
-        assert_eq!(kinds(&o), [(ChangeKind::Open, "db".into()), (ChangeKind::Open, "web".into())]);
-        let o = advance(Some(o.state), &seen(&["db"]), &policy(5));
+        let mut st = EnvAlerts::default();
+        let first = Policy { first_run: true, ..policy(0) };
+        let changes = advance(&mut st, &seen(&["web", "db"]), &first);
+        assert_eq!(kinds(&changes), [(ChangeKind::Open, "db".into()), (ChangeKind::Open, "web".into())]);
+        let changes = advance(&mut st, &seen(&["db"]), &policy(5));
         assert_eq!(
-            kinds(&o),
+            kinds(&changes),
             [(ChangeKind::Recovered, "web".into())],
             "announced by the summary: its recovery is sent"
         );
-        assert!(advance(None, &seen(&[]), &policy(0)).changes.is_empty(), "nothing open: nothing to sum up");
+        assert!(advance(&mut EnvAlerts::default(), &seen(&[]), &first).is_empty(), "nothing open: nothing to sum up");
     }
 
     #[test]
     fn known_issues_silence_until_the_window_ends() {
-        let known = |minute| {
+        let known = || {
             let mut s = seen(&[]);
-            s[0].problems.push(problem("db", Some("maintenance OPS-1")));
-            advance_fn(minute, s)
+            s.problems.push(problem("db", Some("maintenance OPS-1")));
+            s
         };
-        fn advance_fn(minute: i64, s: Vec<Seen>) -> (i64, Vec<Seen>) {
-            (minute, s)
-        }
-        let (m, s) = known(5);
-        let o = advance(Some(AlertState::new(t(0))), &s, &policy(m));
-        assert!(o.changes.is_empty(), "explained: silent");
-        assert_eq!(o.state.incidents[0].known.as_deref(), Some("maintenance OPS-1"));
+        let mut st = EnvAlerts::default();
+        assert!(advance(&mut st, &known(), &policy(5)).is_empty(), "explained: silent");
+        assert_eq!(st.incidents[0].known.as_deref(), Some("maintenance OPS-1"));
         // The window ended and it is still down: sent now, once.
-        let o = advance(Some(o.state), &seen(&["db"]), &policy(10));
-        assert_eq!(kinds(&o), [(ChangeKind::Down, "db".into())]);
-        let o = advance(Some(o.state), &seen(&["db"]), &policy(15));
-        assert!(o.changes.is_empty());
+        assert_eq!(kinds(&advance(&mut st, &seen(&["db"]), &policy(10))), [(ChangeKind::Down, "db".into())]);
+        assert!(advance(&mut st, &seen(&["db"]), &policy(15)).is_empty());
         // A problem that recovers while still explained sends nothing at all.
-        let (m, s) = known(20);
-        let o = advance(Some(AlertState::new(t(0))), &s, &policy(m));
-        let o = advance(Some(o.state), &seen(&[]), &policy(25));
-        assert!(o.changes.is_empty());
+        let mut st = EnvAlerts::default();
+        advance(&mut st, &known(), &policy(20));
+        assert!(advance(&mut st, &seen(&[]), &policy(25)).is_empty());
     }
 
     #[test]
     fn a_host_not_reporting_neither_recovers_nor_repeats_its_containers() {
-        let o = advance(Some(AlertState::new(t(0))), &seen(&["web"]), &policy(5));
+        let mut st = EnvAlerts::default();
+        advance(&mut st, &seen(&["web"]), &policy(5));
         let mut s = seen(&[]);
-        s[0].listed_hosts.clear();
-        s[0].problems.push(Problem {
+        s.listed_hosts.clear();
+        s.problems.push(Problem {
             subject: Subject { env: "prod".into(), host: Some("h".into()), container: None },
             problem: "unreachable".into(),
             state: "ssh: Connection timed out".into(),
             ..problem("x", None)
         });
-        let o = advance(Some(o.state), &s, &policy(10));
-        assert_eq!(o.changes.iter().map(|c| c.subject.what()).collect::<Vec<_>>(), ["host"]);
-        assert!(o.state.open.keys().any(|k| k.ends_with("web")), "web stays open");
+        let changes = advance(&mut st, &s, &policy(10));
+        assert_eq!(changes.iter().map(|c| c.subject.what()).collect::<Vec<_>>(), ["host"]);
+        assert!(st.open.keys().any(|k| k.ends_with("web")), "web stays open");
         // The environment cannot be read at all: it goes down, nothing below it changes.
         let mut s = seen(&[]);
-        s[0].judged = false;
-        s[0].listed_hosts.clear();
-        s[0].problems.push(Problem {
+        s.judged = false;
+        s.listed_hosts.clear();
+        s.problems.push(Problem {
             subject: Subject { env: "prod".into(), host: None, container: None },
             problem: "unknown".into(),
             state: "the file is empty".into(),
             ..problem("x", None)
         });
-        let o = advance(Some(o.state), &s, &policy(15));
+        let changes = advance(&mut st, &s, &policy(15));
         assert_eq!(
-            o.changes.iter().map(|c| (c.change, c.subject.what())).collect::<Vec<_>>(),
+            changes.iter().map(|c| (c.change, c.subject.what())).collect::<Vec<_>>(),
             [(ChangeKind::Down, "environment")]
         );
-        assert_eq!(o.state.open.len(), 3, "web, its host and the environment are open");
+        assert_eq!(st.open.len(), 3, "web, its host and the environment are open");
     }
 
     #[test]
     fn a_flapping_container_sends_one_message_with_a_count() {
-        let mut state = Some(AlertState::new(t(0)));
+        let mut st = EnvAlerts::default();
         let mut all = Vec::new();
         for (i, minute) in (5..=45).step_by(5).enumerate() {
             let down: &[&str] = if i % 2 == 0 { &["web"] } else { &[] };
-            let o = advance(state, &seen(down), &policy(minute));
-            all.extend(o.changes.iter().map(|c| (minute, c.change, c.flips)));
-            state = Some(o.state);
+            all.extend(advance(&mut st, &seen(down), &policy(minute)).iter().map(|c| (minute, c.change, c.flips)));
         }
         // Down, up, down, then the fourth change within the hour: flapping, with its count.
         assert_eq!(
@@ -484,33 +479,26 @@ mod tests {
             ]
         );
         // An hour without a change: its final state, once.
-        let o = advance(state, &seen(&["web"]), &policy(105));
-        assert_eq!(kinds(&o), [(ChangeKind::Down, "web".into())]);
-        assert!(o.changes[0].state.contains("stopped flapping"), "{}", o.changes[0].state);
-        let o = advance(Some(o.state), &seen(&["web"]), &policy(110));
-        assert!(o.changes.is_empty());
+        let changes = advance(&mut st, &seen(&["web"]), &policy(105));
+        assert_eq!(kinds(&changes), [(ChangeKind::Down, "web".into())]);
+        assert!(changes[0].state.contains("stopped flapping"), "{}", changes[0].state);
+        assert!(advance(&mut st, &seen(&["web"]), &policy(110)).is_empty());
     }
 
     #[test]
-    fn reminders_list_what_is_still_down_and_announced() {
-        let o = advance(Some(AlertState::new(t(0))), &seen(&["web"]), &policy(5));
-        let mut s = seen(&["web"]);
-        s[0].problems.push(problem("db", Some("known")));
-        let o = advance(Some(o.state), &s, &policy(10));
-        let reminders = still_down(&o.state, t(250), |_| true);
+    fn reminders_say_what_is_still_down_and_was_announced() {
+        let mut st = EnvAlerts::default();
+        advance(&mut st, &seen(&["web"]), &policy(5));
+        let mut s = seen(&["web", "api"]);
+        s.problems.push(problem("db", Some("known")));
+        let remind = Policy { remind: true, ..policy(250) };
+        let changes = advance(&mut st, &s, &remind);
         assert_eq!(
-            reminders.iter().map(|c| (c.change, c.subject.words())).collect::<Vec<_>>(),
-            [(ChangeKind::StillDown, "prod / h / web".to_owned())]
+            changes.iter().map(|c| (c.change, c.subject.words())).collect::<Vec<_>>(),
+            [(ChangeKind::StillDown, "prod / h / web".to_owned()), (ChangeKind::Down, "prod / h / api".to_owned())],
+            "api is news, db is explained"
         );
-        assert_eq!(reminders[0].since, t(5));
-    }
-
-    #[test]
-    fn an_environment_that_is_gone_closes_its_problems_in_silence() {
-        let o = advance(Some(AlertState::new(t(0))), &seen(&["web"]), &policy(5));
-        let o = advance(Some(o.state), &[], &policy(10));
-        assert!(o.changes.is_empty());
-        assert!(o.state.open.is_empty());
-        assert_eq!(o.state.incidents[0].recovered_state.as_deref(), Some("its environment is no longer listed"));
+        assert_eq!(changes[0].since, t(5));
+        assert_eq!(announced(&st), Some(Severity::Critical));
     }
 }

@@ -10,10 +10,10 @@ use anyhow::{Context, Result, bail};
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::alert::changes::{Change, ChangeKind, still_down};
+use crate::alert::changes::{Change, ChangeKind};
 use crate::alert::http::{Failure, Http};
 use crate::alert::message::Message;
-use crate::alert::state::{AlertState, NotifierState, Open};
+use crate::alert::state::{AlertState, NotifierState};
 use crate::alert::{Subject, email, sinks};
 use crate::settings::{Notifier, NotifierKind, Settings, matches, parse_duration};
 
@@ -102,12 +102,23 @@ fn remind_every(settings: &Settings, n: &Notifier) -> Result<Option<SignedDurati
     }
 }
 
+/// An environment with announced problems still open, and the worst of them.
+#[derive(Debug, Clone)]
+pub struct OpenEnv {
+    pub env: String,
+    pub group: Option<String>,
+    pub severity: crate::settings::Severity,
+}
+
 /// What each notifier is sent this run, with the notifiers' state brought up to
 /// date as if every message were delivered (a failed send puts its changes back).
+/// Reminders (`still_down` changes, made when one was due) go only to notifiers
+/// whose own reminder is due.
 pub fn plan(
     settings: &Settings,
     state: &mut AlertState,
     changes: &[Change],
+    open: &[OpenEnv],
     first_run: bool,
     now: Timestamp,
 ) -> Vec<(usize, Message)> {
@@ -115,39 +126,25 @@ pub fn plan(
     for (i, n) in settings.notifiers.iter().enumerate() {
         let name = settings.notifier_name(i);
         let every = remind_every(settings, n).unwrap_or(None);
-        let wanted_open = |o: &Open| wants(n, &o.subject.env, o.group.as_deref(), o.severity);
-        let fresh: Vec<Change> =
-            changes.iter().filter(|c| wants(n, &c.subject.env, c.group.as_deref(), c.severity)).cloned().collect();
-        let open_now = state.open.values().any(|o| o.notified && o.known.is_none() && wanted_open(o));
-        let reminders = {
-            let ns = state.notifiers.entry(name.clone()).or_default();
-            match every {
-                None => {
-                    ns.remind_at = None;
-                    Vec::new()
-                }
-                Some(_) if !open_now => {
-                    ns.remind_at = None;
-                    Vec::new()
-                }
-                Some(every) => match ns.remind_at {
-                    Some(at) if at <= now => {
-                        ns.remind_at = Some(now + every);
-                        let told: std::collections::HashSet<&Subject> = fresh.iter().map(|c| &c.subject).collect();
-                        still_down(state, now, |o| wanted_open(o) && !told.contains(&o.subject))
-                    }
-                    Some(_) => Vec::new(),
-                    None => {
-                        ns.remind_at = Some(now + every);
-                        Vec::new()
-                    }
-                },
-            }
-        };
         let ns = state.notifiers.entry(name.clone()).or_default();
+        let due = every.is_some() && ns.remind_at.is_some_and(|at| at <= now);
+        let fresh: Vec<Change> = changes
+            .iter()
+            .filter(|c| wants(n, &c.subject.env, c.group.as_deref(), c.severity))
+            .filter(|c| c.change != ChangeKind::StillDown || due)
+            .cloned()
+            .collect();
+        let open_now = open.iter().any(|o| wants(n, &o.env, o.group.as_deref(), o.severity));
+        ns.remind_at = match every {
+            Some(every) if open_now => match ns.remind_at {
+                Some(_) if due => Some(now + every),
+                None => Some(now + every),
+                kept => kept,
+            },
+            _ => None,
+        };
         let mut all = std::mem::take(&mut ns.pending);
         all.extend(fresh);
-        all.extend(reminders);
         if all.is_empty() {
             continue;
         }

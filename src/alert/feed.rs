@@ -9,12 +9,16 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::alert::message::{headline_for, link};
-use crate::alert::state::{AlertState, Incident};
+use crate::alert::state::Incident;
 use crate::reason::span;
 use crate::reports::{xml_attr, xml_text};
 
 pub const INCIDENTS_PAGE: &str = "incidents.html";
 pub const FEED: &str = "feed.xml";
+/// Incidents listed on the page and changes in the feed, newest first: enough
+/// for anyone scrolling or subscribing, and the page stays small on a large
+/// fleet's bad day (`status.json` counts what is open).
+pub const LISTED: usize = 500;
 
 /// One incident as `incidents.html` shows it.
 #[derive(Debug, Serialize)]
@@ -37,11 +41,20 @@ pub struct IncidentView {
     pub notified: bool,
 }
 
-/// The incidents, newest first.
-pub fn views(state: &AlertState, now: Timestamp) -> Vec<IncidentView> {
-    let mut list: Vec<&Incident> = state.incidents.iter().collect();
-    list.sort_by(|a, b| b.started.cmp(&a.started).then_with(|| a.id.cmp(&b.id)));
-    list.into_iter()
+/// When an incident last changed: its end, or its start while it is open.
+fn latest(i: &Incident) -> Timestamp {
+    i.ended.unwrap_or(i.started).max(i.started)
+}
+
+/// Sorts incidents by their latest change, newest first (ties by id).
+pub fn newest_first(incidents: &mut [Incident]) {
+    incidents.sort_by(|a, b| latest(b).cmp(&latest(a)).then_with(|| a.id.cmp(&b.id)));
+}
+
+/// The page's view of `incidents` (the newest, in order).
+pub fn views(incidents: &[Incident], now: Timestamp) -> Vec<IncidentView> {
+    incidents
+        .iter()
         .map(|i| IncidentView {
             subject: i.subject.words(),
             what: i.subject.what(),
@@ -76,20 +89,21 @@ fn entry_id(incident: &Incident, what: &str) -> String {
 }
 
 /// The Atom feed: one entry per change of the incidents kept, newest first.
-pub fn atom(state: &AlertState, title: &str, site_url: Option<&str>, now: Timestamp) -> String {
+pub fn atom(incidents: &[Incident], title: &str, site_url: Option<&str>, now: Timestamp) -> String {
     struct Entry<'a> {
         at: Timestamp,
         incident: &'a Incident,
         down: bool,
     }
     let mut entries: Vec<Entry> = Vec::new();
-    for i in &state.incidents {
+    for i in incidents {
         entries.push(Entry { at: i.started, incident: i, down: true });
         if let Some(end) = i.ended {
             entries.push(Entry { at: end, incident: i, down: false });
         }
     }
     entries.sort_by(|a, b| b.at.cmp(&a.at).then_with(|| a.incident.id.cmp(&b.incident.id)));
+    entries.truncate(LISTED);
     let updated = entries.first().map_or(now, |e| e.at);
     let mut out =
         String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\n");
@@ -162,10 +176,10 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn state() -> AlertState {
-        let mut st = AlertState::new(t("2026-11-25T10:00:00Z"));
+    fn state() -> Vec<Incident> {
+        let mut st = Vec::new();
         let subject = Subject { env: "prod & co".into(), host: Some("h".into()), container: Some("web<1>".into()) };
-        st.incidents.push(Incident {
+        st.push(Incident {
             id: format!("{}@2026-11-25T12:00:00Z", subject.key()),
             subject: subject.clone(),
             page: "prod-co.html".into(),
@@ -178,7 +192,7 @@ mod tests {
             known: None,
             notified: true,
         });
-        st.incidents.push(Incident {
+        st.push(Incident {
             id: "x@2026-11-25T13:00:00Z".into(),
             subject: Subject { env: "qa".into(), host: None, container: None },
             page: "qa.html".into(),
@@ -196,7 +210,9 @@ mod tests {
 
     #[test]
     fn incidents_newest_first_with_how_long() {
-        let v = views(&state(), t("2026-11-25T13:30:00Z"));
+        let mut incidents = state();
+        newest_first(&mut incidents);
+        let v = views(&incidents, t("2026-11-25T13:30:00Z"));
         assert_eq!(v.iter().map(|i| i.env.as_str()).collect::<Vec<_>>(), ["qa", "prod & co"]);
         assert_eq!((v[0].open, v[0].lasted.as_str()), (true, "30 min"));
         assert_eq!((v[1].open, v[1].lasted.as_str()), (false, "25 min"));

@@ -42,6 +42,68 @@ pub enum NotifyMode {
     DryRun,
 }
 
+/// What the workers need to know of the run before they judge: read once from
+/// `history/alerts.json` of the previous site.
+#[derive(Debug)]
+pub struct Before {
+    /// The state as it was (kept as it is on a dry run); `None` on the first run.
+    pub previous: Option<state::AlertState>,
+    pub policy: changes::Policy,
+}
+
+/// Reads the alert state and decides the run's policy: whether this is the
+/// first run, and whether a reminder is due for some notifier.
+pub fn before(
+    settings: &crate::settings::Settings,
+    previous_site: &std::path::Path,
+    now: Timestamp,
+) -> anyhow::Result<Before> {
+    let flap_window = crate::settings::parse_duration("[alerts] flap_window", &settings.alerts.flap_window)?;
+    let previous = state::AlertState::load(previous_site);
+    let remind =
+        previous.as_ref().is_some_and(|st| st.notifiers.values().any(|n| n.remind_at.is_some_and(|t| t <= now)));
+    let policy = changes::Policy {
+        now,
+        flap_window,
+        flap_changes: settings.alerts.flap_changes,
+        first_run: previous.is_none(),
+        remind,
+    };
+    Ok(Before { previous, policy })
+}
+
+/// What one environment's worker hands back for alerting.
+#[derive(Debug, Default)]
+pub struct EnvAlertsOut {
+    pub env: String,
+    pub group: Option<String>,
+    pub changes: Vec<changes::Change>,
+    /// Its open problems, and the worst severity of those announced.
+    pub open: usize,
+    pub announced: Option<crate::settings::Severity>,
+    /// Its incidents with the latest activity, at most [`feed::LISTED`].
+    pub incidents: Vec<state::Incident>,
+    pub incident_count: usize,
+}
+
+/// The alerting step of one environment, in its worker: `alerts` (from its
+/// history) brought up to date with what `seen` says.
+pub fn step(before: &Before, alerts: &mut state::EnvAlerts, seen: &Seen) -> EnvAlertsOut {
+    let changes = changes::advance(alerts, seen, &before.policy);
+    let mut incidents: Vec<state::Incident> = alerts.incidents.clone();
+    feed::newest_first(&mut incidents);
+    incidents.truncate(feed::LISTED);
+    EnvAlertsOut {
+        env: seen.env.clone(),
+        group: seen.group.clone(),
+        changes,
+        open: alerts.open.len(),
+        announced: changes::announced(alerts),
+        incident_count: alerts.incidents.len(),
+        incidents,
+    }
+}
+
 /// What alerting did in one run.
 #[derive(Debug)]
 pub struct RunAlerts {
@@ -50,38 +112,67 @@ pub struct RunAlerts {
     pub changes: usize,
     pub first_run: bool,
     pub deliveries: Vec<deliver::Delivery>,
+    /// Open problems in all environments.
+    pub open: usize,
+    /// The incidents with the latest activity, at most [`feed::LISTED`], and how many there are.
+    pub incidents: Vec<state::Incident>,
+    pub incident_count: usize,
 }
 
-/// The alerting step of a run: this run's observations against the state in
-/// `previous_site`, the messages, and (by `mode`) their delivery.
-pub fn run(
+/// Gathers what the workers handed back as they finish, keeping only what the
+/// run needs: all changes (few), counts, and the newest incidents.
+#[derive(Debug, Default)]
+pub struct Collected {
+    changes: Vec<changes::Change>,
+    open: usize,
+    announced: Vec<deliver::OpenEnv>,
+    incidents: Vec<state::Incident>,
+    incident_count: usize,
+}
+
+impl Collected {
+    pub fn add(&mut self, out: EnvAlertsOut) {
+        self.changes.extend(out.changes);
+        self.open += out.open;
+        if let Some(severity) = out.announced {
+            self.announced.push(deliver::OpenEnv { env: out.env, group: out.group, severity });
+        }
+        self.incident_count += out.incident_count;
+        self.incidents.extend(out.incidents);
+        if self.incidents.len() > 2 * feed::LISTED {
+            feed::newest_first(&mut self.incidents);
+            self.incidents.truncate(feed::LISTED);
+        }
+    }
+}
+
+/// The end of the alerting step: the messages of all environments' changes,
+/// and (by `mode`) their delivery.
+pub fn finish(
     settings: &crate::settings::Settings,
-    previous_site: &std::path::Path,
-    seen: &[Seen],
-    now: Timestamp,
+    before: &Before,
+    collected: Collected,
     mode: NotifyMode,
-) -> anyhow::Result<RunAlerts> {
-    let flap_window = crate::settings::parse_duration("[alerts] flap_window", &settings.alerts.flap_window)?;
-    let previous = state::AlertState::load(previous_site);
-    let kept = previous.clone();
-    let policy = changes::Policy { now, flap_window, flap_changes: settings.alerts.flap_changes };
-    let outcome = changes::advance(previous, seen, &policy);
-    let mut state = outcome.state;
-    let plans = deliver::plan(settings, &mut state, &outcome.changes, outcome.first_run, now);
+) -> RunAlerts {
+    let now = before.policy.now;
+    let first_run = before.policy.first_run;
+    let Collected { changes, open, announced, mut incidents, incident_count } = collected;
+    feed::newest_first(&mut incidents);
+    incidents.truncate(feed::LISTED);
+    let mut state = before.previous.clone().unwrap_or_else(|| state::AlertState::new(now));
+    state.updated = now;
+    state.prune();
+    let plans = deliver::plan(settings, &mut state, &changes, &announced, first_run, now);
+    let tries = deliver::Tries::of(settings);
     let deliveries = match mode {
-        NotifyMode::Send => deliver::send_all(settings, &mut state, plans, deliver::Tries::of(settings), false),
+        NotifyMode::Send => deliver::send_all(settings, &mut state, plans, tries, false),
         NotifyMode::DryRun => {
             if plans.is_empty() {
                 println!("notify: nothing would be sent");
             }
-            deliver::send_all(settings, &mut state, plans, deliver::Tries::of(settings), true);
-            let state = kept.unwrap_or_else(|| state::AlertState::new(now));
-            return Ok(RunAlerts {
-                state,
-                changes: outcome.changes.len(),
-                first_run: outcome.first_run,
-                deliveries: Vec::new(),
-            });
+            deliver::send_all(settings, &mut state, plans, tries, true);
+            state = before.previous.clone().unwrap_or_else(|| state::AlertState::new(now));
+            Vec::new()
         }
         NotifyMode::Queue => {
             for (_, m) in plans {
@@ -98,7 +189,7 @@ pub fn run(
             log::info!("{}", d.summary());
         }
     }
-    Ok(RunAlerts { state, changes: outcome.changes.len(), first_run: outcome.first_run, deliveries })
+    RunAlerts { state, changes: changes.len(), first_run, deliveries, open, incidents, incident_count }
 }
 
 /// Each configured notifier's standing after a run, for `status.json`, the
