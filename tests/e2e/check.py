@@ -12,6 +12,7 @@ last line is `N passed, M failed`.
 """
 
 import csv
+import io
 import json
 import os
 import re
@@ -404,6 +405,36 @@ def legacy_layout_renders_the_same_containers():
     assert old[(BETA, NO_DOCKER)]["reach"] == "docker_unavailable", old[(BETA, NO_DOCKER)]
     for e in legacy["environments"]:
         assert e["counts"]["warnings"] == 0, e["warnings"]
+
+
+@check
+def inspect_and_logs_cost_is_measured_and_lists_the_same_containers():
+    # Figures for the record, not limits: the time each mode took per host
+    # (five module runs each, one SSH round trip per run) and the bytes the
+    # extra columns add to an environment file.
+    for host in ("app-1.alpha.e2e.test", THROUGH_JUMP, WITH_BECOME):
+        cost = load(WORK / f"cost-{host}.json")
+        assert cost["failed"] == 0 and len(cost["ps"]) == len(cost["full"]) == 5, cost
+        ps_only = {frozenset(c["name"] for c in run) for run in cost["ps"]}
+        full = {frozenset(c["name"] for c in run) for run in cost["full"]}
+        assert ps_only == full, f"{host}: ps only saw {ps_only}, with inspect {full}"
+        assert all("restart_count" in c for run in cost["full"] for c in run), f"{host}: inspect gave nothing"
+        assert not any("restart_count" in c for run in cost["ps"] for c in run), f"{host}: inspect ran anyway"
+        print(f"     {host}: {cost['ps_seconds'] / 5:.2f} s per gathering with docker ps only, "
+              f"{cost['full_seconds'] / 5:.2f} s with inspect and logs ({len(cost['full'][-1])} containers)")
+    base = ["host", "name", "image", "state", "status", "error", "gathered_at", "id", "created_at", "ports", "command"]
+    path = WORK / "envs-after-run1" / f"{ALPHA}.txt"
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    missing = [c for c in base if c not in rows[0]]
+    assert not missing, f"{path.name} lacks {missing}"
+    lean = io.StringIO()
+    w = csv.DictWriter(lean, base, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    full = path.stat().st_size
+    print(f"     {path.name}: {full} bytes, {full - len(lean.getvalue().encode())} of them inspect and log columns "
+          f"({len(rows)} rows)")
 
 
 def main():

@@ -180,8 +180,11 @@ run d1 --name job_fail -e DB_PASSWORD=hunter2-e2e-secret "$IMG" \
 run d1 --name migrate "$IMG" true
 run d1 --name sick --health-cmd 'echo "curl: (7) Failed to connect to localhost port 8080"; false' \
   --health-interval 1s --health-retries 1 "$IMG" sleep 100000
-# Doubles a string until the 8 MB limit stops it: the kernel's OOM killer.
-run d1 --name hog -m 8m --memory-swap 8m "$IMG" sh -c 'echo "hog: filling memory"; x=a; while true; do x=$x$x; done'
+# Doubles a string until the 8 MB limit stops it: the kernel's OOM killer. It
+# waits 2 s first: on cgroup v1, containerd starts watching a container's OOM
+# events just after the start, and a kill within the first milliseconds is
+# missed (exit 137 with OOMKilled false: seen once here on a cold machine).
+run d1 --name hog -m 8m --memory-swap 8m "$IMG" sh -c 'echo "hog: filling memory"; sleep 2; x=a; while true; do x=$x$x; done'
 on d2 create --network none --name never_started "$IMG" sleep 100000 >/dev/null
 run d2 --name api --health-cmd true --health-interval 1s --health-retries 1 "$IMG" sleep 100000
 run d2 --name frozen "$IMG" sleep 100000
@@ -477,6 +480,15 @@ ENVDASH_NOW=$(later "$RUN1_NOW" 240)
 log "run 5: web started again"
 playbook >"$WORK/run5.log" 2>&1 || { cat "$WORK/run5.log"; die "run 5 failed"; }
 hooks_after run5
+
+# --- what inspect and logs cost: the module alone, per host, with and without ---
+log "gathering cost: docker ps -a only, and with inspect and logs"
+mkdir -p "$WORK/cost-truth"
+for host in app-1.alpha.e2e.test api-1.alpha.e2e.test app-1.beta.e2e.test; do
+  inctl ansible-playbook -i "$WORK/inventory.yml" -M playbooks/roles/dash/library tests/e2e/gather_cost.yml \
+    -e cost_hosts="$host" -e cost_truth="$WORK/cost-truth" -e cost_out="$WORK/cost-$host.json" >"$WORK/cost-$host.log" 2>&1 \
+    || { cat "$WORK/cost-$host.log"; die "the gathering cost playbook failed on $host"; }
+done
 
 # Whether the controller could reach the host behind the jump host directly: it
 # must not, or the jump host would prove nothing.

@@ -127,6 +127,15 @@ class Deadline(unittest.TestCase):
         self.assertEqual(job["logs"], "job: [redacted]\njob: failed")
         self.assertEqual((job["exit_code"], job["finished_at"], job["restart_policy"]), (1, "2026-11-25T16:21:00Z", "no"))
 
+    def test_without_inspect_only_the_listing_is_gathered(self):
+        with tempfile.TemporaryDirectory() as d:
+            result, _ = run_module({"timeout": 10, "docker": fake_docker(d, hang_on_logs=True), "inspect": False})
+        self.assertFalse(result["timed_out"], "docker logs was called")
+        job = result["containers"][0]
+        self.assertEqual((job["name"], job["state"]), ("job", "exited"))
+        for key in ("exit_code", "restart_count", "logs"):
+            self.assertNotIn(key, job, "docker inspect was called")
+
     def test_a_bad_redaction_pattern_fails_the_task_with_its_text(self):
         with tempfile.TemporaryDirectory() as d:
             result, _ = run_module({"docker": fake_docker(d, hang_on_logs=False), "redact": ["(unclosed"]})

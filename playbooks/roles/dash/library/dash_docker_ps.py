@@ -36,6 +36,13 @@ options:
     type: list
     elements: str
     default: []
+  inspect:
+    description:
+      - Run the one C(docker inspect) of every container, and C(docker logs) of the
+        problem-looking ones. C(false) lists with C(docker ps -a) only, as the
+        original playbook did (no exit reasons, restart counts or logs).
+    type: bool
+    default: true
   log_lines:
     description: Last lines of C(docker logs) kept per problem container; 0 gathers no logs.
     type: int
@@ -257,6 +264,9 @@ def gather(p, deadline):
                 "command": redact(r.get("Command", "")),
             }
         )
+    if not p["inspect"]:
+        result["containers"] = records
+        return result
     # One inspect for all (in chunks for huge hosts). A container removed in the
     # meantime makes docker name it on stderr and exit 1; the rest still come.
     by_id = {}
@@ -308,6 +318,7 @@ def main():
         argument_spec=dict(
             timeout=dict(type="int", default=60),
             ps_args=dict(type="list", elements="str", default=[]),
+            inspect=dict(type="bool", default=True),
             log_lines=dict(type="int", default=20),
             log_bytes=dict(type="int", default=16384),
             redact=dict(type="list", elements="str", default=[]),
