@@ -11,11 +11,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 envs=${1:-1000} hosts=${2:-20} containers=${3:-50}
 work=bench/out
-fleet=bench/fleet-$envs-$hosts-$containers
+fleet=bench/fleet-base-$envs-$hosts-$containers
 mkdir -p "$work"
 if [ ! -d "$fleet" ]; then
   echo "generating $fleet ..." >&2
-  python3 bench/gen_fleet.py "$fleet.tmp" "$envs" "$hosts" "$containers" && mv "$fleet.tmp" "$fleet"
+  python3 bench/gen_fleet.py "$fleet.tmp" "$envs" "$hosts" "$containers" base && mv "$fleet.tmp" "$fleet"
 fi
 cargo build --release --quiet
 bin=target/release/envdash
@@ -47,7 +47,7 @@ cold='rm -rf "$work/envdash" "$work"/.envdash.envdash-*'
 measure "envdash render (cold out)" "$cold" "$bin" -q render --input "$fleet" --out "$work/envdash"
 measure "envdash render (warm out)" : "$bin" -q render --input "$fleet" --out "$work/envdash"
 measure "envdash render -j 1" : "$bin" -q -j 1 render --input "$fleet" --out "$work/envdash"
-measure "python seed script" : python3 bench/seed_dash.py "$fleet" "$work/python"
+measure "lean Python (seed_dash.py)" : python3 bench/seed_dash.py "$fleet" "$work/python"
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 1 --runs 5 --export-markdown "$work/hyperfine.md" \
     -n envdash "$bin -q render --input $fleet --out $work/envdash" \
