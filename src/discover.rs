@@ -130,7 +130,11 @@ fn slug_base(name: &str) -> String {
     if slug.is_empty() {
         slug = "env".to_owned();
     }
-    if RESERVED.iter().any(|r| slug.eq_ignore_ascii_case(r)) {
+    // `versions-2` … are the version matrix's further pages.
+    let matrix_page = slug.get(..9).is_some_and(|p| p.eq_ignore_ascii_case("versions-"))
+        && slug.len() > 9
+        && slug[9..].bytes().all(|b| b.is_ascii_digit());
+    if matrix_page || RESERVED.iter().any(|r| slug.eq_ignore_ascii_case(r)) {
         slug.push_str("-env");
     }
     slug
@@ -151,6 +155,10 @@ mod tests {
         assert_eq!(s(&["a b\tc\nd"]), ["a-b-c-d"]);
         assert_eq!(s(&["...."]), ["env"]);
         assert_eq!(s(&["prod.v2"]), ["prod.v2"]);
+        assert_eq!(
+            s(&["versions-2", "Versions-10", "versions-x"]),
+            ["versions-2-env", "Versions-10-env", "versions-x"]
+        );
         assert_eq!(s(&["<script>"]), ["script"]);
         assert_eq!(s(&["index", "STATUS"]), ["index-env", "STATUS-env"]);
         assert_eq!(s(&["é"]), ["env"]);

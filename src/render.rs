@@ -18,8 +18,7 @@ use crate::history::{EnvHistory, Run};
 use crate::model::{Counts, EnvStatus, Environment};
 use crate::monitor::{Monitor, Notices};
 use crate::site::display_time;
-use crate::versions::Matrix;
-use crate::view::{EnvView, HostList, MatrixView};
+use crate::view::{EnvView, HostList, MatrixPages, Plan};
 
 /// The built-in templates, by name.
 const BUILTIN: [(&str, &str); 5] = [
@@ -207,9 +206,12 @@ pub fn env_page(common: &Common, env: &Arc<Environment>) -> Value {
         Some(t) => display_time(t),
         None => (common.generated_at.clone(), common.generated_display.clone()),
     };
+    let plan = Arc::new(Plan::of(env));
     context! {
         env => Value::from_object(EnvView(env.clone())),
-        hosts => Value::from_object(HostList::problems_first(env)),
+        hosts => Value::from_object(HostList::problems_first(env, &plan)),
+        hosts_unlisted => plan.hosts_unlisted(),
+        page_rows => crate::view::PAGE_ROWS,
         page_time,
         page_display,
         ..Value::from_serialize(common)
@@ -279,11 +281,31 @@ pub fn incidents_page(common: &Common, incidents: &[IncidentView], total: usize,
     context! { incidents => Value::from_serialize(incidents), total, open, ..Value::from_serialize(common) }
 }
 
-/// The context of the version matrix page.
-pub fn versions_page(common: &Common, matrix: Arc<Matrix>, envs: &[EnvSummary]) -> Value {
+/// One page of the matrix in the page list: its file and its first and last environment.
+#[derive(Serialize)]
+struct MatrixPageLink {
+    file: String,
+    first: String,
+    last: String,
+}
+
+/// The context of page `index` of the version matrix: `matrix` (this page's
+/// environments and the listed services), `matrix_pages` (every page's `file`,
+/// `first` and `last` environment), `page_index`, `hidden_services`, `pages`
+/// (environment name → its page).
+pub fn versions_page(common: &Common, matrix: &MatrixPages, index: usize, envs: &[EnvSummary]) -> Value {
     let pages: std::collections::BTreeMap<&str, &str> =
         envs.iter().map(|e| (e.name.as_str(), e.page.as_str())).collect();
-    context! { matrix => Value::from_object(MatrixView(matrix)), pages => Value::from_serialize(pages), ..Value::from_serialize(common) }
+    let nav: Vec<MatrixPageLink> =
+        matrix.nav().into_iter().map(|(file, first, last)| MatrixPageLink { file, first, last }).collect();
+    context! {
+        matrix => Value::from_object(matrix.pages[index].clone()),
+        matrix_pages => Value::from_serialize(nav),
+        page_index => index,
+        hidden_services => matrix.hidden_services,
+        pages => Value::from_serialize(pages),
+        ..Value::from_serialize(common)
+    }
 }
 
 #[cfg(test)]

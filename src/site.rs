@@ -24,6 +24,7 @@ use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Reports};
 use crate::versions::{self, EnvVersions};
+use crate::view::MatrixPages;
 
 /// What a render produced.
 #[derive(Debug)]
@@ -103,6 +104,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let mut histories = Vec::with_capacity(files.len());
     let mut totals = Totals::default();
     let mut alerts = None;
+    let mut matrix_pages = 1;
     write_file(&status_path, |json| {
         write!(
             json,
@@ -154,10 +156,14 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
             || {
                 rayon::join(
                     || serde_json::to_string(&*matrix),
-                    || {
-                        write_file(&site.join(VERSIONS_PAGE), |w| {
-                            templates.render(VERSIONS_PAGE, versions_page(&common, matrix.clone(), &summaries), w)
-                        })
+                    || -> Result<usize> {
+                        let paged = MatrixPages::new(matrix.clone());
+                        for i in 0..paged.pages.len() {
+                            write_file(&site.join(MatrixPages::file_name(i)), |w| {
+                                templates.render(VERSIONS_PAGE, versions_page(&common, &paged, i, &summaries), w)
+                            })?;
+                        }
+                        Ok(paged.pages.len())
                     },
                 )
             },
@@ -168,7 +174,7 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                 })
             },
         );
-        versions_written?;
+        matrix_pages = versions_written?;
         index_written?;
         write!(json, "\n],\"totals\":{},", serde_json::to_string(&totals)?)?;
         write!(json, "\"notices\":{},", serde_json::to_string(&monitor.notices)?)?;
@@ -183,7 +189,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
     written.append(&mut histories);
     written.extend(pages);
-    written.extend(["status.json".to_owned(), VERSIONS_PAGE.to_owned(), "index.html".to_owned()]);
+    written.push("status.json".to_owned());
+    written.extend((0..matrix_pages).map(MatrixPages::file_name));
+    written.push("index.html".to_owned());
     written.extend([STATE_FILE.to_owned(), INCIDENTS_PAGE.to_owned(), FEED.to_owned()]);
     write_manifest(site, &written)?;
     let mut keep: HashSet<String> = written.into_iter().collect();

@@ -3,7 +3,8 @@
 //! versions are not the reference environment's; it drifts (HA drift) when the
 //! same container runs different versions on different hosts of one environment.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use serde::Serialize;
 
@@ -13,19 +14,36 @@ use crate::status::State;
 /// What one environment runs of one service.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Cell {
-    /// Distinct versions, sorted (the first few).
+    /// The versions, sorted; when there are more than [`MAX_LISTED`], the most
+    /// common ones (most containers first).
     pub versions: Vec<String>,
-    /// `host: version` for each host, only when the hosts disagree.
+    /// How many different versions the environment runs of the service.
+    pub distinct: usize,
+    /// Its containers in the environment (usually one per host).
+    pub containers: usize,
+    /// How many of them run `versions[0]` when the versions are many.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub most_common: usize,
+    /// `host: version` for each host, only when a few hosts disagree: when many
+    /// do, the environment's page has the detail.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
     /// The hosts of this environment run different versions of the service.
     pub ha_drift: bool,
     /// The versions are not those of the reference environment.
     pub differs: bool,
+    /// Identifies the whole set of versions, listed or not: cells compare by it.
+    #[serde(skip)]
+    fingerprint: u64,
 }
 
-/// At most this many versions and hosts are kept per cell: a matrix is for reading.
-const MAX_LISTED: usize = 6;
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+/// At most this many versions and hosts are kept per cell: a matrix is for
+/// reading, and what a cell holds must not grow with the fleet's variety.
+pub const MAX_LISTED: usize = 3;
 
 /// One environment's cells, by service name.
 pub type EnvVersions = BTreeMap<String, Cell>;
@@ -38,21 +56,43 @@ pub fn of(env: &Environment) -> EnvVersions {
             seen.entry(&c.name).or_default().push((&host.name, &c.version));
         }
     }
-    seen.into_iter()
-        .map(|(name, found)| {
-            let versions: BTreeSet<&str> = found.iter().map(|(_, v)| *v).collect();
-            let ha_drift = versions.len() > 1;
-            let mut hosts = Vec::new();
-            if ha_drift {
-                hosts.extend(found.iter().take(MAX_LISTED).map(|(h, v)| format!("{h}: {v}")));
-                if found.len() > MAX_LISTED {
-                    hosts.push(format!("and {} more hosts", found.len() - MAX_LISTED));
-                }
-            }
-            let versions = versions.into_iter().take(MAX_LISTED).map(str::to_owned).collect();
-            (name.to_owned(), Cell { versions, hosts, ha_drift, differs: false })
-        })
-        .collect()
+    seen.into_iter().map(|(name, found)| (name.to_owned(), cell(&found))).collect()
+}
+
+/// The cell of one service from its `(host, version)` pairs.
+fn cell(found: &[(&str, &str)]) -> Cell {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for (_, v) in found {
+        *counts.entry(v).or_default() += 1;
+    }
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for v in counts.keys() {
+        v.hash(&mut hasher);
+    }
+    let distinct = counts.len();
+    let ha_drift = distinct > 1;
+    let (versions, most_common) = if distinct <= MAX_LISTED {
+        (counts.keys().map(|v| (*v).to_owned()).collect(), 0)
+    } else {
+        let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+        by_count.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        let most = by_count[0].1;
+        (by_count.iter().take(MAX_LISTED).map(|(v, _)| (*v).to_owned()).collect(), most)
+    };
+    let mut hosts = Vec::new();
+    if ha_drift && found.len() <= 2 * MAX_LISTED {
+        hosts.extend(found.iter().map(|(h, v)| format!("{h}: {v}")));
+    }
+    Cell {
+        versions,
+        distinct,
+        containers: found.len(),
+        most_common,
+        hosts,
+        ha_drift,
+        differs: false,
+        fingerprint: hasher.finish(),
+    }
 }
 
 /// One row of the matrix.
@@ -79,12 +119,15 @@ pub struct Matrix {
 pub fn matrix(per_env: Vec<(String, EnvVersions)>, reference: Option<&str>) -> Matrix {
     let environments: Vec<String> = per_env.iter().map(|(n, _)| n.clone()).collect();
     let reference = reference.or(Some("prod")).filter(|r| environments.iter().any(|e| e == r)).map(str::to_owned);
-    let reference_cells = reference.as_ref().and_then(|r| per_env.iter().find(|(n, _)| n == r)).map(|(_, v)| v.clone());
+    let reference_cells: Option<BTreeMap<String, u64>> = reference
+        .as_ref()
+        .and_then(|r| per_env.iter().find(|(n, _)| n == r))
+        .map(|(_, cells)| cells.iter().map(|(name, c)| (name.clone(), c.fingerprint)).collect());
     let mut services: BTreeMap<String, Service> = BTreeMap::new();
     for (env, cells) in per_env {
         for (name, mut cell) in cells {
-            let reference_versions = reference_cells.as_ref().and_then(|r| r.get(&name)).map(|c| &c.versions);
-            cell.differs = reference_versions.is_some_and(|v| *v != cell.versions);
+            let reference = reference_cells.as_ref().and_then(|r| r.get(&name));
+            cell.differs = reference.is_some_and(|f| *f != cell.fingerprint);
             let service =
                 services.entry(name.clone()).or_insert_with(|| Service { name, cells: BTreeMap::new(), drift: false });
             service.drift |= cell.differs || cell.ha_drift;
@@ -148,6 +191,25 @@ mod tests {
         assert!(!cans.drift);
         let extra = m.services.iter().find(|s| s.name == "extra").unwrap();
         assert!(!extra.cells["dev"].differs, "nothing to compare with");
+    }
+
+    #[test]
+    fn many_versions_are_counted_not_listed() {
+        // Twenty hosts, each its own build, two of them the same.
+        let mut rows: Vec<(String, String)> =
+            (0..20).map(|h| (format!("app-{h}"), format!("r/intake:1.{}", h.max(1)))).collect();
+        rows[0].1 = "r/intake:1.1".into();
+        let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(h, i)| (h.as_str(), "intake", i.as_str())).collect();
+        let c = &of(&env("uat", &rows))["intake"];
+        assert_eq!((c.distinct, c.containers, c.most_common, c.ha_drift), (19, 20, 2, true));
+        assert_eq!(c.versions, ["1.1", "1.10", "1.11"], "the most common first, then by name");
+        assert!(c.hosts.is_empty(), "twenty hosts are the environment page's detail");
+        // Cells compare by every version, not only those listed.
+        let mut other = rows.clone();
+        other[19].2 = "r/intake:9.9";
+        let m = matrix(vec![("prod".into(), of(&env("prod", &rows))), ("uat".into(), of(&env("uat", &other)))], None);
+        assert!(m.services[0].cells["uat"].differs);
+        assert_eq!(m.services[0].cells["uat"].versions, m.services[0].cells["prod"].versions);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! asks for it. Field names are the same as in `status.json`, plus a few
 //! derived ones documented on each view.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use std::fmt::Write;
@@ -26,8 +27,30 @@ pub struct EnvView(pub Arc<Environment>);
 #[derive(Debug)]
 pub struct HostList {
     env: Arc<Environment>,
+    plan: Arc<Plan>,
     order: Vec<usize>,
 }
+
+/// What an environment's page lists, chosen once per page so that the page
+/// stays small whatever the environment holds: a phone on call opens it.
+#[derive(Debug)]
+pub struct Plan {
+    /// The page lists only what needs a look (see [`summarised`]).
+    summarised: bool,
+    /// On a summarised page, each host's listed containers, in file order.
+    listed: Vec<Vec<usize>>,
+    /// The containers, as (host, index), whose log tails the page shows.
+    logs: HashSet<(usize, usize)>,
+    /// The hosts given a section, those that need attention first.
+    order: Vec<usize>,
+}
+
+/// At most this many container rows on a summarised page (problems first).
+pub const PAGE_ROWS: usize = 1_500;
+/// At most this many host sections on a page (hosts with problems first).
+pub const PAGE_HOSTS: usize = 1_000;
+/// At most this many bytes of escaped log lines on a page; the rest are in status.json.
+pub const PAGE_LOG_BYTES: usize = 400_000;
 
 /// A host. Fields as in `status.json`, plus `problems` (how many of its containers
 /// are problems), `has_problem` (unreachable or any problem container),
@@ -37,6 +60,7 @@ pub struct HostList {
 #[derive(Debug)]
 pub struct HostView {
     env: Arc<Environment>,
+    plan: Arc<Plan>,
     host: usize,
 }
 
@@ -45,6 +69,7 @@ pub struct HostView {
 #[derive(Debug)]
 struct ContainerList {
     env: Arc<Environment>,
+    plan: Arc<Plan>,
     host: usize,
     listed: Option<Vec<usize>>,
 }
@@ -54,9 +79,74 @@ struct ContainerList {
 /// counted per host. status.json always has every container.
 pub const FULL_PAGE_CONTAINERS: usize = 5_000;
 
-/// Whether `env`'s page is summarised for its size.
+/// Whether `env`'s page is summarised for its size: more containers than
+/// [`FULL_PAGE_CONTAINERS`], or more problems than a page lists.
 pub fn summarised(env: &Environment) -> bool {
-    env.counts.containers > FULL_PAGE_CONTAINERS
+    env.counts.containers > FULL_PAGE_CONTAINERS || env.counts.problems > PAGE_ROWS
+}
+
+impl Plan {
+    pub fn of(env: &Environment) -> Plan {
+        let summarised = summarised(env);
+        let mut order: Vec<usize> = (0..env.hosts.len()).collect();
+        order.sort_by_key(|&i| !env.hosts[i].has_problem());
+        order.truncate(PAGE_HOSTS);
+        let mut listed = vec![Vec::new(); env.hosts.len()];
+        if summarised {
+            // Problems first, then the others that need a look, host by host in page order.
+            let mut left = PAGE_ROWS;
+            for problems in [true, false] {
+                for &h in &order {
+                    let wanted = env.hosts[h]
+                        .containers
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| if problems { c.problem } else { !c.problem && needs_a_look(c) });
+                    for (i, _) in wanted.take(left) {
+                        listed[h].push(i);
+                        left -= 1;
+                    }
+                }
+            }
+            for l in &mut listed {
+                l.sort_unstable();
+            }
+        }
+        let mut logs = HashSet::new();
+        let mut left = PAGE_LOG_BYTES;
+        for &h in &order {
+            let containers = &env.hosts[h].containers;
+            let indexes: Box<dyn Iterator<Item = usize>> =
+                if summarised { Box::new(listed[h].iter().copied()) } else { Box::new(0..containers.len()) };
+            for i in indexes.filter(|&i| containers[i].problem) {
+                let size = escaped_len(containers[i].logs());
+                if size > 0 && size <= left {
+                    left -= size;
+                    logs.insert((h, i));
+                }
+            }
+        }
+        Plan { summarised, listed, logs, order }
+    }
+
+    /// Hosts without a section of their own.
+    pub fn hosts_unlisted(&self) -> usize {
+        self.listed.len() - self.order.len()
+    }
+}
+
+/// The length of `text` once HTML-escaped.
+fn escaped_len(text: &str) -> usize {
+    text.len()
+        + text
+            .bytes()
+            .map(|b| match b {
+                b'&' => 4,
+                b'<' | b'>' => 3,
+                b'"' | b'\'' | b'/' => 5,
+                _ => 0,
+            })
+            .sum::<usize>()
 }
 
 /// Worth a row even on a summarised page.
@@ -69,16 +159,17 @@ fn needs_a_look(c: &Container) -> bool {
 #[derive(Debug)]
 struct ContainerView {
     env: Arc<Environment>,
+    plan: Arc<Plan>,
     host: usize,
     index: usize,
 }
 
 impl HostList {
     /// All hosts of `env`, those that need attention first, otherwise in file order.
-    pub fn problems_first(env: &Arc<Environment>) -> HostList {
-        let mut order: Vec<usize> = (0..env.hosts.len()).collect();
-        order.sort_by_key(|&i| !env.hosts[i].has_problem());
-        HostList { env: env.clone(), order }
+    /// The hosts a page gives a section: those that need attention first,
+    /// otherwise in file order, at most [`PAGE_HOSTS`].
+    pub fn problems_first(env: &Arc<Environment>, plan: &Arc<Plan>) -> HostList {
+        HostList { env: env.clone(), plan: plan.clone(), order: plan.order.clone() }
     }
 }
 
@@ -88,25 +179,33 @@ impl HostView {
     }
 
     fn containers(&self) -> ContainerList {
-        let listed = summarised(&self.env).then(|| self.listed().collect());
-        ContainerList { env: self.env.clone(), host: self.host, listed }
+        let listed = self.plan.summarised.then(|| self.listed().collect());
+        self.list(listed)
+    }
+
+    fn list(&self, listed: Option<Vec<usize>>) -> ContainerList {
+        ContainerList { env: self.env.clone(), plan: self.plan.clone(), host: self.host, listed }
     }
 
     /// The indexes of the listed containers, in file order.
     fn listed(&self) -> Box<dyn Iterator<Item = usize> + '_> {
-        let containers = &self.host().containers;
-        if summarised(&self.env) {
-            Box::new((0..containers.len()).filter(|&i| needs_a_look(&containers[i])))
+        if self.plan.summarised {
+            Box::new(self.plan.listed[self.host].iter().copied())
         } else {
-            Box::new(0..containers.len())
+            Box::new(0..self.host().containers.len())
         }
     }
 
     /// The listed containers that are problems, in file order.
     fn problem_containers(&self) -> ContainerList {
         let containers = &self.host().containers;
-        let listed = self.listed().filter(|&i| containers[i].problem).collect();
-        ContainerList { env: self.env.clone(), host: self.host, listed: Some(listed) }
+        self.list(Some(self.listed().filter(|&i| containers[i].problem).collect()))
+    }
+
+    /// Problem containers of this host that the page does not list.
+    fn unlisted_problems(&self) -> usize {
+        let containers = &self.host().containers;
+        containers.iter().filter(|c| c.problem).count() - self.listed().filter(|&i| containers[i].problem).count()
     }
 
     /// The table rows of the listed containers that are not problems, escaped
@@ -117,7 +216,7 @@ impl HostView {
     /// second for a million rows.
     fn other_rows(&self) -> String {
         let containers = &self.host().containers;
-        let mut rows = String::with_capacity(if summarised(&self.env) { 4096 } else { containers.len() * 160 });
+        let mut rows = String::with_capacity(if self.plan.summarised { 4096 } else { containers.len() * 160 });
         for plain_ones in [false, true] {
             for c in self.listed().map(|i| &containers[i]).filter(|c| !c.problem && plain(c) == plain_ones) {
                 other_row(&mut rows, c);
@@ -219,7 +318,10 @@ impl Object for EnvView {
             "group" => Value::from_serialize(&env.group),
             "uptime" => Value::from_serialize(env.uptime),
             "summarised" => Value::from(summarised(env)),
-            "hosts" => Value::from_object(HostList { env: env.clone(), order: (0..env.hosts.len()).collect() }),
+            "hosts" => {
+                let plan = Arc::new(Plan::of(env));
+                Value::from_object(HostList { env: env.clone(), plan, order: (0..env.hosts.len()).collect() })
+            }
             _ => return None,
         })
     }
@@ -253,7 +355,7 @@ impl Object for HostList {
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
         let host = *self.order.get(key.as_usize()?)?;
-        Some(Value::from_object(HostView { env: self.env.clone(), host }))
+        Some(Value::from_object(HostView { env: self.env.clone(), plan: self.plan.clone(), host }))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -277,6 +379,7 @@ impl Object for HostView {
             "problem_containers" | "notable" => Value::from_object(self.problem_containers()),
             "other_rows" | "plain_rows" => Value::from_safe_string(self.other_rows()),
             "unlisted" => Value::from(self.host().containers.len() - self.containers().len()),
+            "unlisted_problems" => Value::from(self.unlisted_problems()),
             _ => return None,
         })
     }
@@ -293,6 +396,7 @@ impl Object for HostView {
             "problem_containers",
             "other_rows",
             "unlisted",
+            "unlisted_problems",
         ])
     }
 }
@@ -308,7 +412,12 @@ impl Object for ContainerList {
             Some(listed) => *listed.get(at)?,
             None => (at < self.len()).then_some(at)?,
         };
-        Some(Value::from_object(ContainerView { env: self.env.clone(), host: self.host, index }))
+        Some(Value::from_object(ContainerView {
+            env: self.env.clone(),
+            plan: self.plan.clone(),
+            host: self.host,
+            index,
+        }))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
@@ -340,7 +449,9 @@ impl Object for ContainerView {
             "restart_policy" => Value::from(c.restart_policy.as_str()),
             "error" => Value::from(c.error()),
             "health_output" => Value::from(c.health_output()),
-            "logs" => Value::from(c.logs()),
+            // A page shows log tails up to its size; status.json has them all.
+            "logs" => Value::from(if self.plan.logs.contains(&(self.host, self.index)) { c.logs() } else { "" }),
+            "logs_left_out" => Value::from(!c.logs().is_empty() && !self.plan.logs.contains(&(self.host, self.index))),
             "reason" => Value::from_serialize(&c.reason),
             "uptime" => Value::from_serialize(&c.uptime),
             _ => return None,
@@ -370,6 +481,7 @@ impl Object for ContainerView {
             "error",
             "health_output",
             "logs",
+            "logs_left_out",
             "reason",
             "uptime",
         ])
@@ -377,36 +489,136 @@ impl Object for ContainerView {
 }
 
 /// The version matrix, for `versions.html`. Fields as in `status.json`'s
-/// `versions`; each service also has `cells_html`, the escaped `<td>` cells of
-/// its row in environment order, written in Rust for the same reason as
-/// `other_rows` (fifty thousand cells in a large fleet).
-#[derive(Debug)]
-pub struct MatrixView(pub Arc<Matrix>);
+/// `versions`, for one page of it (see [`MatrixPages`]); each service also has
+/// `cells_html`, the escaped `<td>` cells of its row in environment order,
+/// written in Rust for the same reason as `other_rows` (fifty thousand cells in
+/// a large fleet).
+#[derive(Debug, Clone)]
+pub struct MatrixView {
+    matrix: Arc<Matrix>,
+    /// The environments (columns) of this page.
+    columns: std::ops::Range<usize>,
+    /// The services (rows) shown, by index, drifting ones first.
+    rows: Arc<Vec<usize>>,
+}
 
-/// One service of the matrix.
+/// A matrix page stays under this many bytes, however many environments,
+/// services and versions the fleet has: a phone opens it.
+pub const MATRIX_PAGE_BYTES: usize = 1_500_000;
+/// At most this many services are listed (those that drift first); the rest are
+/// counted, and `status.json` has them all.
+pub const MATRIX_ROWS: usize = 2_000;
+
+/// The version matrix cut into pages of whole environment columns, each under
+/// [`MATRIX_PAGE_BYTES`].
+#[derive(Debug)]
+pub struct MatrixPages {
+    pub pages: Vec<MatrixView>,
+    /// Services not listed on any page.
+    pub hidden_services: usize,
+}
+
+impl MatrixPages {
+    pub fn new(matrix: Arc<Matrix>) -> MatrixPages {
+        Self::with_budget(matrix, MATRIX_PAGE_BYTES)
+    }
+
+    fn with_budget(matrix: Arc<Matrix>, page_bytes: usize) -> MatrixPages {
+        let mut rows: Vec<usize> = (0..matrix.services.len()).collect();
+        // Drifting services first, then by name (the matrix's order).
+        rows.sort_by_key(|&i| !matrix.services[i].drift);
+        let hidden_services = rows.len().saturating_sub(MATRIX_ROWS);
+        rows.truncate(MATRIX_ROWS);
+        rows.sort_unstable();
+        let head: usize = rows.iter().map(|&i| matrix.services[i].name.len() + 48).sum();
+        let budget = page_bytes.saturating_sub(head).max(page_bytes / 4);
+        // What each environment's column costs on a page, cell by cell.
+        let mut width = vec![0usize; matrix.environments.len()];
+        let index: std::collections::HashMap<&str, usize> =
+            matrix.environments.iter().enumerate().map(|(i, e)| (e.as_str(), i)).collect();
+        for &r in &rows {
+            let cells = &matrix.services[r].cells;
+            for (i, w) in width.iter_mut().enumerate() {
+                *w += if cells.contains_key(&matrix.environments[i]) { 0 } else { EMPTY_CELL.len() };
+            }
+            for (env, cell) in cells {
+                if let Some(&i) = index.get(env.as_str()) {
+                    width[i] += cell_bytes(cell);
+                }
+            }
+        }
+        let rows = Arc::new(rows);
+        let mut pages = Vec::new();
+        let mut start = 0;
+        let mut used = 0;
+        for (i, w) in width.iter().enumerate() {
+            if i > start && used + w > budget {
+                pages.push(MatrixView { matrix: matrix.clone(), columns: start..i, rows: rows.clone() });
+                start = i;
+                used = 0;
+            }
+            used += w;
+        }
+        pages.push(MatrixView { matrix: matrix.clone(), columns: start..width.len(), rows });
+        MatrixPages { pages, hidden_services }
+    }
+
+    /// `versions.html`, `versions-2.html`, …
+    pub fn file_name(page: usize) -> String {
+        if page == 0 { "versions.html".to_owned() } else { format!("versions-{}.html", page + 1) }
+    }
+
+    /// The pages as the navigation shows them: file, first and last environment.
+    pub fn nav(&self) -> Vec<(String, String, String)> {
+        self.pages
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let envs = &p.matrix.environments[p.columns.clone()];
+                let first = envs.first().cloned().unwrap_or_default();
+                let last = envs.last().cloned().unwrap_or_default();
+                (Self::file_name(i), first, last)
+            })
+            .collect()
+    }
+}
+
+const EMPTY_CELL: &str = "<td class=\"muted\">–</td>";
+
+/// The bytes a cell takes on the page, at most (escaping can only grow it by
+/// the entity lengths, counted at the worst).
+fn cell_bytes(c: &Cell) -> usize {
+    let mut out = String::new();
+    push_cell(&mut out, Some(c));
+    out.len()
+}
+
+/// The services of one page, in order.
+#[derive(Debug)]
+struct ServiceList(MatrixView);
+
+/// One service of the matrix, on one page.
 #[derive(Debug)]
 struct ServiceView {
-    matrix: Arc<Matrix>,
+    page: MatrixView,
     index: usize,
 }
 
-/// The services of the matrix, in order.
-#[derive(Debug)]
-struct ServiceList(Arc<Matrix>);
-
 impl Object for MatrixView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let m = &self.0;
+        let m = &self.matrix;
         Some(match key.as_str()? {
             "reference" => Value::from(m.reference.clone()),
-            "environments" => Value::from_serialize(&m.environments),
-            "services" => Value::from_object(ServiceList(m.clone())),
+            "environments" => Value::from_serialize(&m.environments[self.columns.clone()]),
+            "services" => Value::from_object(ServiceList((**self).clone())),
+            "all_environments" => Value::from(m.environments.len()),
+            "all_services" => Value::from(m.services.len()),
             _ => return None,
         })
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Str(&["reference", "environments", "services"])
+        Enumerator::Str(&["reference", "environments", "services", "all_environments", "all_services"])
     }
 }
 
@@ -416,23 +628,29 @@ impl Object for ServiceList {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let index = key.as_usize().filter(|&i| i < self.0.services.len())?;
-        Some(Value::from_object(ServiceView { matrix: self.0.clone(), index }))
+        let index = *self.0.rows.get(key.as_usize()?)?;
+        Some(Value::from_object(ServiceView { page: self.0.clone(), index }))
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Seq(self.0.services.len())
+        Enumerator::Seq(self.0.rows.len())
     }
 }
 
 impl Object for ServiceView {
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        let s = &self.matrix.services[self.index];
+        let m = &self.page.matrix;
+        let s = &m.services[self.index];
+        let envs = &m.environments[self.page.columns.clone()];
         Some(match key.as_str()? {
             "name" => Value::from(s.name.as_str()),
             "drift" => Value::from(s.drift),
-            "cells" => Value::from_serialize(&s.cells),
-            "cells_html" => Value::from_safe_string(cells_html(&self.matrix.environments, &s.cells)),
+            "cells" => {
+                let cells: std::collections::BTreeMap<&str, &Cell> =
+                    envs.iter().filter_map(|e| s.cells.get(e).map(|c| (e.as_str(), c))).collect();
+                Value::from_serialize(&cells)
+            }
+            "cells_html" => Value::from_safe_string(cells_html(envs, &s.cells)),
             _ => return None,
         })
     }
@@ -445,6 +663,19 @@ impl Object for ServiceView {
 /// The `<td>` cells of one service's row, one per environment in order.
 fn cells_html(environments: &[String], cells: &std::collections::BTreeMap<String, Cell>) -> String {
     let mut out = String::with_capacity(environments.len() * 40);
+    for env in environments {
+        push_cell(&mut out, cells.get(env));
+    }
+    out
+}
+
+/// One cell: its versions, or how many there are and the most common when there
+/// are more than a cell lists.
+fn push_cell(out: &mut String, cell: Option<&Cell>) {
+    let Some(c) = cell else {
+        out.push_str(EMPTY_CELL);
+        return;
+    };
     let join = |out: &mut String, items: &[String]| {
         for (i, item) in items.iter().enumerate() {
             if i > 0 {
@@ -453,35 +684,96 @@ fn cells_html(environments: &[String], cells: &std::collections::BTreeMap<String
             push_escaped(out, item);
         }
     };
-    for env in environments {
-        match cells.get(env) {
-            None => out.push_str("<td class=\"muted\">–</td>"),
-            Some(c) if c.ha_drift => {
-                out.push_str("<td class=\"drift\" title=\"");
-                join(&mut out, &c.hosts);
-                out.push_str("\">⚠ ");
-                join(&mut out, &c.versions);
-                out.push_str("</td>");
+    let versions = |out: &mut String| {
+        if c.versions.len() < c.distinct {
+            let _ = write!(out, "{} versions", c.distinct);
+            if c.most_common > 1 {
+                out.push_str(", mostly ");
+                push_escaped(out, &c.versions[0]);
+                let _ = write!(out, " ({} of {})", c.most_common, c.containers);
             }
-            Some(c) if c.differs => {
-                out.push_str("<td class=\"differs\">≠ ");
-                join(&mut out, &c.versions);
-                out.push_str("</td>");
-            }
-            Some(c) => {
-                out.push_str("<td>");
-                join(&mut out, &c.versions);
-                out.push_str("</td>");
-            }
+        } else {
+            join(out, &c.versions);
         }
+    };
+    if c.ha_drift {
+        out.push_str("<td class=\"drift\"");
+        if !c.hosts.is_empty() {
+            out.push_str(" title=\"");
+            join(out, &c.hosts);
+            out.push('"');
+        }
+        out.push_str(">⚠ ");
+        versions(out);
+    } else if c.differs {
+        out.push_str("<td class=\"differs\">≠ ");
+        versions(out);
+    } else {
+        out.push_str("<td>");
+        versions(out);
     }
-    out
+    out.push_str("</td>");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use minijinja::HtmlEscape;
+
+    /// A matrix of `envs` environments × `services` services, every cell many versions.
+    fn big_matrix(envs: usize, services: usize) -> Arc<Matrix> {
+        let mut per_env = Vec::new();
+        for e in 0..envs {
+            let mut env = Environment::new(&format!("env-{e:04}"), "", "");
+            for h in 0..20 {
+                let mut host = Host::new(&format!("host-{h}.env-{e:04}.example.io"));
+                for s in 0..services {
+                    let image = format!("cwds/svc{s:04}:{}.{e}.{h}-0123abcd", s * 7919 + h);
+                    host.containers.push(Container::from_row(&format!("svc{s:04}"), "Up 1 day", &image, None));
+                }
+                env.hosts.push(host);
+            }
+            per_env.push((env.name.clone(), crate::versions::of(&env)));
+        }
+        Arc::new(crate::versions::matrix(per_env, None))
+    }
+
+    #[test]
+    fn matrix_pages_stay_under_their_size_and_list_every_environment_once() {
+        let m = big_matrix(300, 50);
+        let budget = 100_000;
+        let paged = MatrixPages::with_budget(m.clone(), budget);
+        assert!(paged.pages.len() > 3, "15 000 cells of many versions are {} pages", paged.pages.len());
+        let mut seen = Vec::new();
+        for p in &paged.pages {
+            let envs = &m.environments[p.columns.clone()];
+            seen.extend(envs.iter().cloned());
+            let bytes: usize = p
+                .rows
+                .iter()
+                .map(|&r| cells_html(envs, &m.services[r].cells).len() + m.services[r].name.len() + 48)
+                .sum();
+            assert!(bytes < budget, "a page of {bytes} bytes");
+        }
+        assert_eq!(seen, m.environments);
+        assert_eq!(paged.hidden_services, 0);
+        let nav = paged.nav();
+        assert_eq!(nav[0].0, "versions.html");
+        assert_eq!(nav[1].0, "versions-2.html");
+        assert_eq!(nav[0].1, "env-0000");
+        // A cell of twenty versions says so.
+        let row = cells_html(&m.environments[..1], &m.services[0].cells);
+        assert_eq!(row, "<td class=\"drift\">⚠ 20 versions</td>");
+    }
+
+    #[test]
+    fn matrix_lists_at_most_its_rows() {
+        let m = big_matrix(1, MATRIX_ROWS + 5);
+        let paged = MatrixPages::new(m);
+        assert_eq!(paged.hidden_services, 5);
+        assert_eq!(paged.pages.len(), 1);
+        assert_eq!(paged.pages[0].rows.len(), MATRIX_ROWS);
+    }
 
     #[test]
     fn other_rows_say_what_is_worth_saying() {
@@ -508,7 +800,15 @@ mod tests {
 
     #[test]
     fn matrix_cells_in_environment_order() {
-        let cell = |v: &str, differs| Cell { versions: vec![v.into()], hosts: vec![], ha_drift: false, differs };
+        let cell = |v: &str, differs| {
+            let mut env = Environment::new("x", "", "");
+            let mut host = Host::new("h");
+            host.containers.push(Container::from_row("s", "Up 1 day", &format!("r/s:{v}"), None));
+            env.hosts.push(host);
+            let mut cell = crate::versions::of(&env).remove("s").unwrap();
+            cell.differs = differs;
+            cell
+        };
         let cells = [("a".to_string(), cell("1<2", false)), ("c".to_string(), cell("2", true))].into_iter().collect();
         let envs = ["a", "b", "c"].map(String::from);
         assert_eq!(
@@ -529,7 +829,8 @@ mod tests {
         let mut env = Environment::new("e", "e.html", "e.txt");
         env.hosts.push(host);
         env.finish();
-        let view = HostView { env: Arc::new(env), host: 0 };
+        let plan = Arc::new(Plan::of(&env));
+        let view = HostView { env: Arc::new(env), plan, host: 0 };
         let rows = view.other_rows();
         let order: Vec<&str> = rows.lines().map(|r| &r[8..9]).collect();
         assert_eq!(order, ["b", "a"], "the problem (c) is the template's; starting before running");
@@ -564,7 +865,7 @@ mod tests {
     fn views_expose_fields_and_order() {
         let env = env();
         let jinja = minijinja::Environment::new();
-        let ctx = minijinja::context! { env => Value::from_object(EnvView(env.clone())), hosts => Value::from_object(HostList::problems_first(&env)) };
+        let ctx = minijinja::context! { env => Value::from_object(EnvView(env.clone())), hosts => Value::from_object(HostList::problems_first(&env, &Arc::new(Plan::of(&env)))) };
         let out = jinja
             .render_str(
                 "{{ env.name }} {{ env.status }} {{ env.counts.problems }}|{% for h in hosts %}{{ h.name }}:{{ h.problems }}:{% for c in h.containers %}{{ c.name }}/{{ c.state }}/{{ c.exit_code }}/{{ c.exit_meaning }}/{{ c.problem }}{% endfor %};{% endfor %}|{{ env.hosts|map(attribute='name')|join(',') }}",
@@ -596,5 +897,41 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out, format!("True|{}|c7,", FULL_PAGE_CONTAINERS));
+    }
+
+    #[test]
+    fn a_page_lists_at_most_its_rows_hosts_and_log_bytes() {
+        // Every container a problem, each with 15 kB of log (35 kB escaped), on more hosts than a page has sections for.
+        let mut env = Environment::new("red", "red.html", "red.txt");
+        for h in 0..PAGE_HOSTS + 10 {
+            let mut host = Host::new(&format!("h{h}"));
+            for i in 0..2 {
+                let mut c = Container::from_row(&format!("c{i}"), "Exited (1) 1 hour ago", "img:1", None);
+                c.detail = Some(Box::new(crate::model::Detail { logs: "<x>".repeat(5_000), ..Default::default() }));
+                host.containers.push(c);
+            }
+            env.hosts.push(host);
+        }
+        env.finish();
+        let env = Arc::new(env);
+        let plan = Arc::new(Plan::of(&env));
+        assert!(summarised(&env), "{} problems are more than a page lists", env.counts.problems);
+        assert_eq!(plan.order.len(), PAGE_HOSTS);
+        assert_eq!(plan.hosts_unlisted(), 10);
+        assert_eq!(plan.listed.iter().map(Vec::len).sum::<usize>(), PAGE_ROWS);
+        let log_bytes: usize = plan.logs.iter().map(|&(h, i)| escaped_len(env.hosts[h].containers[i].logs())).sum();
+        assert!(log_bytes <= PAGE_LOG_BYTES && log_bytes > PAGE_LOG_BYTES / 2, "{log_bytes}");
+        let hosts = HostList::problems_first(&env, &plan);
+        let ctx = minijinja::context! { hosts => Value::from_object(hosts) };
+        let out = minijinja::Environment::new()
+            .render_str(
+                "{% for h in hosts %}{% if loop.first or loop.last %}{{ h.name }}:{{ h.unlisted_problems }}:{% for c in h.problem_containers %}{{ c.logs|length > 0 }}/{{ c.logs_left_out }},{% endfor %};{% endif %}{% endfor %}",
+                ctx,
+            )
+            .unwrap();
+        assert_eq!(
+            out, "h0:0:True/False,True/False,;h999:2:;",
+            "the first hosts' logs shown, the last host's rows beyond the limit"
+        );
     }
 }
