@@ -2,7 +2,8 @@
 """How big the history grows: 30 days of five-minute runs (8640) of `envdash
 render` over the shipped fixtures, with one container down for an hour each
 day and one maintenance hour a week, on the run's clock (ENVDASH_NOW). Prints
-the size of history/*.json and history/alerts.json at the end of each week.
+the size of history/*.json (each environment's runs, uptime and incidents) and
+history/alerts.json (the notifiers' state) at the end of each week.
 
     bench/history_size.py [ENVDASH_BIN] [DAYS]     (default target/release/envdash, 30)
 """
@@ -60,11 +61,13 @@ def main():
             hist = site / "history"
             sizes = {p.name: p.stat().st_size for p in hist.glob("*.json")}
             alerts = sizes.pop("alerts.json", 0)
+            # Each environment's incidents live in its own history file.
+            incidents = sum(len(json.loads((hist / name).read_text()).get("alerts", {}).get("incidents", []))
+                            for name in sizes)
             print(f"after {(run + 1) / RUNS_PER_DAY:.0f} days ({run + 1} runs): "
                   f"{len(sizes)} environment histories, {sum(sizes.values()) / 1024:.1f} KiB in all "
                   f"(largest {max(sizes.values()) / 1024:.1f} KiB, qa {sizes.get('qa.json', 0) / 1024:.1f} KiB); "
-                  f"alerts.json {alerts / 1024:.1f} KiB, "
-                  f"{len(json.loads((hist / 'alerts.json').read_text())['incidents'])} incidents kept; "
+                  f"alerts.json (notifier state) {alerts / 1024:.1f} KiB; {incidents} incidents kept; "
                   f"{time.monotonic() - started:.0f} s so far", flush=True)
     status = json.loads((site / "status.json").read_text())
     qa_env = next(e for e in status["environments"] if e["name"] == "qa")
