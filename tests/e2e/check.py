@@ -144,6 +144,36 @@ def playbook_run_succeeded_and_reported_the_upload():
     assert m and int(m.group(1)) > 0, f"envdash uploaded nothing: {m and m.group(0)}"
 
 
+# What the tarball must hold for the playbook to run from an installed copy.
+COLLECTION_FILES = [
+    "MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "playbooks/cwds_dash.yml",
+    "plugins/modules/dash_docker_ps.py", "roles/dash/meta/argument_specs.yml", "roles/dash/meta/main.yml",
+    "roles/dash/defaults/main.yml", "roles/dash/vars/main.yml", "roles/dash/templates/env.csv.j2",
+    *(f"roles/dash/tasks/{t}.yml" for t in ("validate", "gather", "write", "publish")),
+]
+
+
+@check
+def the_collection_ran_from_its_installed_tarball():
+    files = {f.rstrip("/").removeprefix("./") for f in (WORK / "collection.files").read_text().split()}
+    missing = [f for f in COLLECTION_FILES if f not in files]
+    assert not missing, f"the tarball lacks {missing}"
+    stray = sorted(f for f in files if "__pycache__" in f or f.endswith(".pyc") or f.split("/")[0] in ("envs", "site"))
+    assert not stray, f"the tarball holds {stray}"
+    # The one copy Ansible could find for `cwds.envdash.cwds_dash`: the installed one.
+    listed = load(WORK / "collection.json")
+    where = [path for path, found in listed.items() if "cwds.envdash" in found]
+    assert where == [str(WORK / "collections" / "ansible_collections")], listed
+    # Run 1 ran its plays, the checks first, and its role's tasks.
+    log = (WORK / "run1.log").read_text()
+    plays = re.findall(r"^PLAY \[(.*)\] \*", log, re.M)
+    assert plays[:2] == ["Check the variables on the controller before any host is touched",
+                         "Check every host's variables before any host is touched"], plays
+    assert "TASK [cwds.envdash.dash : List every container with docker ps -a, inspect and logs]" in log, log
+    # Run 5 went through playbooks/cwds-dash.yml, the same plays.
+    assert re.findall(r"^PLAY \[(.*)\] \*", (WORK / "run5.log").read_text(), re.M) == plays
+
+
 @check
 def every_host_was_reached_over_ssh_as_the_user():
     logs = {p.stem: p.read_text() for p in (WORK / "ssh").glob("*.log")}

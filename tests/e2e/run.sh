@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# End-to-end test of playbooks/cwds-dash.yml on real parts: real Docker daemons
+# End-to-end test of the dashboard playbook on real parts: real Docker daemons
 # (one per group of hosts), real containers in every state, every host reached
 # over real SSH as a non-root user (one through a jump host, one with become,
-# one not allowed to use Docker, one that drops every packet), the real
-# playbook run by ansible-playbook, the real envdash, and a local S3-compatible
-# server (moto). tests/e2e/check.py then asserts on the published status.json,
-# pages and bucket against what the engines said when the playbook asked.
+# one not allowed to use Docker, one that drops every packet), the cwds.envdash
+# collection installed from its tarball and its playbook run from there by
+# ansible-playbook (the last run through playbooks/cwds-dash.yml, as Jenkins
+# runs it), the real envdash, and a local S3-compatible server (moto).
+# tests/e2e/check.py then asserts on the published status.json, pages and
+# bucket against what the engines said when the playbook asked.
 #
 #   tests/e2e/run.sh              (after scripts/install-test-deps)
 #   E2E_KEEP=1 tests/e2e/run.sh   keep the work folder (daemons are stopped anyway)
 #   ENVDASH_BIN=path              use this envdash instead of building target/debug/envdash
+#   ENVDASH_COLLECTION=path       install this collection tarball (scripts/test passes the one
+#                                 it built) instead of building one from playbooks/collections
 #
 # Network: the controller (ansible-playbook, envdash, moto) runs in a network
 # namespace of its own, where each host's sshd listens on a loopback address;
@@ -35,7 +39,7 @@ exec 3>&1
 log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&3; }
 die() { log "FAILED: $*"; exit 1; }
 
-for tool in dockerd docker busybox ansible-playbook moto_server ssh ssh-keygen sudo ip useradd; do
+for tool in dockerd docker busybox ansible-playbook ansible-galaxy moto_server ssh ssh-keygen sudo ip useradd; do
   command -v "$tool" >/dev/null || die "$tool not found: run scripts/install-test-deps first"
 done
 [ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd not found: run scripts/install-test-deps first"
@@ -102,6 +106,21 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+
+# The collection as users get it: installed from the tarball into a folder of
+# its own, the only collections folder Ansible is given. The FQCN playbook is
+# found there and nowhere else (collections next to a playbook are searched
+# only for playbooks given by path).
+if [ -z "${ENVDASH_COLLECTION:-}" ]; then
+  log "building the collection"
+  ansible-galaxy collection build --output-path "$WORK/dist" playbooks/collections/ansible_collections/cwds/envdash >/dev/null
+  ENVDASH_COLLECTION=$(echo "$WORK"/dist/cwds-envdash-*.tar.gz)
+fi
+export ANSIBLE_COLLECTIONS_PATH=$WORK/collections
+ansible-galaxy collection install "$ENVDASH_COLLECTION" -p "$WORK/collections" >"$WORK/collection-install.log" 2>&1 \
+  || { cat "$WORK/collection-install.log"; die "cannot install $ENVDASH_COLLECTION"; }
+tar -tzf "$ENVDASH_COLLECTION" >"$WORK/collection.files"
+ansible-galaxy collection list --format json >"$WORK/collection.json" 2>/dev/null
 
 # --- the SSH user: not root, in a group that may use two of the three daemons ----
 groupadd "$GROUP_NAME"
@@ -398,8 +417,10 @@ mkdir -p "$WORK/envs" "$WORK/envs.new"
 echo 'host,name,image,state,status' >"$WORK/envs/gone-env.txt"
 echo 'half-written' >"$WORK/envs.new/junk.txt"
 
+# The installed collection's playbook; run 5 switches to the repository's.
+PLAYBOOK=cwds.envdash.cwds_dash
 playbook() {
-  inctl ansible-playbook -i "$WORK/inventory.yml" playbooks/cwds-dash.yml \
+  inctl ansible-playbook -i "$WORK/inventory.yml" "$PLAYBOOK" \
     -e dash_envdash_bin="$ENVDASH_BIN" -e dash_input_dir="$WORK/envs" -e dash_site_dir="$WORK/site" \
     -e dash_envdash_config="$WORK/envdash.toml" -e dash_docker_ps_timeout=$TIMEOUT \
     -e dash_bucket="$BUCKET" -e dash_prefix=dash/ -e dash_endpoint_url="$S3_ENDPOINT" -e dash_path_style=true \
@@ -410,7 +431,7 @@ playbook() {
 # render the same input at the same time.
 export ENVDASH_NOW
 ENVDASH_NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-log "run 1: ansible-playbook cwds-dash.yml"
+log "run 1: ansible-playbook $PLAYBOOK (installed from $(basename "$ENVDASH_COLLECTION"))"
 start=$(date +%s.%N)
 playbook >"$WORK/run1.log" 2>&1 || { cat "$WORK/run1.log"; die "the playbook failed"; }
 end=$(date +%s.%N)
@@ -477,7 +498,9 @@ hooks_after run4
 on d1 start web >/dev/null
 wait_for d1 web '{{.State.Status}}' running
 ENVDASH_NOW=$(later "$RUN1_NOW" 240)
-log "run 5: web started again"
+# As Jenkins runs it: the repository's playbook, with the collection beside it.
+PLAYBOOK=playbooks/cwds-dash.yml
+log "run 5: web started again ($PLAYBOOK)"
 playbook >"$WORK/run5.log" 2>&1 || { cat "$WORK/run5.log"; die "run 5 failed"; }
 hooks_after run5
 
@@ -485,7 +508,7 @@ hooks_after run5
 log "gathering cost: docker ps -a only, and with inspect and logs"
 mkdir -p "$WORK/cost-truth"
 for host in app-1.alpha.e2e.test api-1.alpha.e2e.test app-1.beta.e2e.test; do
-  inctl ansible-playbook -i "$WORK/inventory.yml" -M playbooks/roles/dash/library tests/e2e/gather_cost.yml \
+  inctl ansible-playbook -i "$WORK/inventory.yml" tests/e2e/gather_cost.yml \
     -e cost_hosts="$host" -e cost_truth="$WORK/cost-truth" -e cost_out="$WORK/cost-$host.json" >"$WORK/cost-$host.log" 2>&1 \
     || { cat "$WORK/cost-$host.log"; die "the gathering cost playbook failed on $host"; }
 done

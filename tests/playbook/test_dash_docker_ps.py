@@ -1,8 +1,8 @@
-"""Unit tests of the dash role's module (playbooks/roles/dash/library/dash_docker_ps.py)
-and of the role's default redaction patterns. The end-to-end test runs the
-module against real Docker daemons over SSH; these cover what real Docker
-cannot be made to do on demand (a `docker logs` that hangs) and the edges of
-redaction and log cutting.
+"""Unit tests of the collection's module (plugins/modules/dash_docker_ps.py of
+cwds.envdash) and of the dash role's default redaction patterns. The
+end-to-end test runs the module against real Docker daemons over SSH; these
+cover what real Docker cannot be made to do on demand (a `docker logs` that
+hangs) and the edges of redaction and log cutting.
 
     .venv/bin/python -m unittest discover -s tests/playbook   (scripts/test runs it)
 """
@@ -21,8 +21,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-ROLE = ROOT / "playbooks/roles/dash"
-spec = importlib.util.spec_from_file_location("dash_docker_ps", ROLE / "library/dash_docker_ps.py")
+COLLECTION = ROOT / "playbooks/collections/ansible_collections/cwds/envdash"
+ROLE = COLLECTION / "roles/dash"
+MODULES = COLLECTION / "plugins/modules"
+spec = importlib.util.spec_from_file_location("dash_docker_ps", MODULES / "dash_docker_ps.py")
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 DEFAULTS = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
@@ -94,7 +96,7 @@ def run_module(args):
     """The module as Ansible runs it: `ansible localhost -m dash_docker_ps`."""
     started = time.monotonic()
     out = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-M", str(ROLE / "library"),
+        [str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-M", str(MODULES),
          "-m", "dash_docker_ps", "-a", json.dumps(args), "-o"],
         capture_output=True, text=True, timeout=120,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOCALHOST_WARNING": "false"},

@@ -1,8 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # MIT License: see the envdash repository.
-"""Ansible module of the dash role: one host's containers, with the reasons
-behind their states, in one round trip.
+"""Ansible module of the cwds.envdash collection, used by its dash role: one
+host's containers, with the reasons behind their states, in one round trip.
 
 Runs on the environment host: `docker ps -a` (one JSON object per container),
 then one `docker inspect` of all of them, reduced here to what envdash shows,
@@ -66,7 +66,7 @@ author:
 
 EXAMPLES = r"""
 - name: List every container
-  dash_docker_ps:
+  cwds.envdash.dash_docker_ps:
     timeout: 60
     log_lines: 20
     redact: ['(?i)password\s*[=:]\s*\S+']
