@@ -82,7 +82,7 @@ struct RenderArgs {
     /// Folder to write the site into; created when missing
     #[arg(short, long, value_name = "DIR", default_value = "site")]
     out: PathBuf,
-    /// Folder of templates (index.html, env.html, versions.html, base.html) that replace the built-in ones
+    /// Folder of templates (index.html, env.html, versions.html, base.html) and assets (assets/envdash.css, …) that replace the built-in ones
     #[arg(long, value_name = "DIR")]
     templates: Option<PathBuf>,
     /// Configuration: expected hosts and containers, staleness, known issues, groups (see README)
@@ -91,7 +91,7 @@ struct RenderArgs {
     /// Title of the master page [default: from the config, else "Environment dashboard"]
     #[arg(long, value_name = "TEXT")]
     title: Option<String>,
-    /// Seconds after which pages reload themselves; 0 turns it off [default: from the config, else 300]
+    /// Seconds after which pages reload themselves (by script; not where script cannot run, as in Jenkins); 0 turns it off [default: from the config, else 300]
     #[arg(long, value_name = "SECONDS")]
     refresh: Option<u32>,
     /// Also write JUnit XML for Jenkins' `junit` step: a suite per environment, a test per container and host

@@ -261,8 +261,9 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
 
 /// Brings the files of the old site that envdash did not write into the new one,
 /// as hard links, so that swapping the site loses nothing of anyone else's: all
-/// that is not in its manifest, and in its own folders (`own_dirs`) all but
-/// `*.json`. A file the new site has under the same name wins. Returns the
+/// that is not in its manifest (in any folder: someone's `assets/logo.svg` stays
+/// beside envdash's `assets/envdash.css`), and in its own folders (`own_dirs`) all
+/// but `*.json`. A file the new site has under the same name wins. Returns the
 /// paths carried, relative to the site.
 pub fn carry_foreign_files(old: &Path, new: &Path, own_dirs: &[&str]) -> Result<Vec<String>> {
     let mut carried = Vec::new();
@@ -282,24 +283,30 @@ pub fn carry_foreign_files(old: &Path, new: &Path, own_dirs: &[&str]) -> Result<
                 if !inner_name.ends_with(".json") {
                     let to = new.join(&name);
                     fs::create_dir_all(&to).with_context(|| format!("cannot create {}", to.display()))?;
-                    link_tree(&inner.path(), &to.join(&inner_name), &format!("{name}/{inner_name}"), &mut carried)?;
+                    let rel = format!("{name}/{inner_name}");
+                    link_tree(&inner.path(), &to.join(&inner_name), &rel, &ours, &mut carried)?;
                 }
             }
             continue;
         }
-        link_tree(&entry.path(), &new.join(&name), &name, &mut carried)?;
+        link_tree(&entry.path(), &new.join(&name), &name, &ours, &mut carried)?;
     }
     Ok(carried)
 }
 
-fn link_tree(from: &Path, to: &Path, rel: &str, carried: &mut Vec<String>) -> Result<()> {
+/// Links `from` (the old site's `rel`) to `to`, folders file by file, leaving out
+/// the files of the old site's manifest (`ours`).
+fn link_tree(from: &Path, to: &Path, rel: &str, ours: &HashSet<&str>, carried: &mut Vec<String>) -> Result<()> {
+    if ours.contains(rel) {
+        return Ok(());
+    }
     let meta = fs::symlink_metadata(from).with_context(|| format!("cannot read {}", from.display()))?;
     if meta.is_dir() {
         fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
         for entry in fs::read_dir(from).with_context(|| format!("cannot read {}", from.display()))? {
             let entry = entry.with_context(|| format!("cannot read {}", from.display()))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            link_tree(&entry.path(), &to.join(&name), &format!("{rel}/{name}"), carried)?;
+            link_tree(&entry.path(), &to.join(&name), &format!("{rel}/{name}"), ours, carried)?;
         }
         return Ok(());
     }
@@ -375,6 +382,30 @@ mod tests {
         assert!(!site.join("old.html").exists() && !site.join("new.html").exists());
         assert_eq!(fs::read_to_string(site.join("robots.txt")).unwrap(), "mine", "carried again");
         assert_eq!(fs::read_to_string(spare.join("robots.txt")).unwrap(), "mine", "the live copy was never truncated");
+    }
+
+    #[test]
+    fn files_of_the_manifest_in_a_shared_folder_are_never_carried_as_foreign() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        fs::create_dir_all(site.join("assets")).unwrap();
+        for (rel, text) in
+            [("assets/envdash.css", "old css"), ("assets/gone.js", "old js"), ("assets/logo.svg", "<svg/>")]
+        {
+            fs::write(site.join(rel), text).unwrap();
+        }
+        fs::write(site.join(MANIFEST), "assets/envdash.css\nassets/gone.js\n").unwrap();
+        let staging = Staging::create(&site).unwrap();
+        fs::create_dir_all(staging.path().join("assets")).unwrap();
+        write_file(&staging.path().join("assets/envdash.css"), |w| Ok(w.write_all(b"new css")?)).unwrap();
+        let carried = carry_foreign_files(&site, staging.path(), &[]).unwrap();
+        assert_eq!(
+            carried,
+            ["assets/logo.svg"],
+            "someone's file is kept; envdash's own, even one it no longer writes, is not"
+        );
+        assert_eq!(fs::read_to_string(staging.path().join("assets/envdash.css")).unwrap(), "new css");
+        assert!(!staging.path().join("assets/gone.js").exists());
     }
 
     #[test]

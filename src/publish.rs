@@ -1,7 +1,7 @@
 //! Syncing a rendered site to S3: list the objects under the prefix, upload only the
-//! files whose MD5 differs from the object's ETag (pages and data first, `index.html`
-//! files last), then, when asked, delete what the site no longer has. The tokio
-//! runtime lives here and nowhere else.
+//! files whose MD5 differs from the object's ETag (what pages load first, then pages
+//! and data, `index.html` files last), then, when asked, delete what the site no
+//! longer has. The tokio runtime lives here and nowhere else.
 
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
@@ -253,6 +253,15 @@ fn is_index(rel: &str) -> bool {
     rel.rsplit('/').next() == Some("index.html")
 }
 
+/// Whether pages load the file (a stylesheet, script, image or font), rather than
+/// link to it.
+fn is_page_asset(rel: &str) -> bool {
+    matches!(
+        extension(rel).as_str(),
+        "css" | "js" | "mjs" | "svg" | "png" | "jpg" | "jpeg" | "gif" | "webp" | "ico" | "woff" | "woff2"
+    )
+}
+
 // ---------------------------------------------------------------------------
 // The plan: pure, so it is tested without a server.
 
@@ -306,11 +315,16 @@ fn make_plan(local: &[LocalFile], remote: &BTreeMap<String, Option<String>>, pre
     plan
 }
 
-/// Other files first, then `index.html` files from the deepest to the site's own,
-/// so that no index page links to a page that is not there yet.
-fn upload_rank(rel: &str) -> (bool, std::cmp::Reverse<usize>) {
-    let index = is_index(rel);
-    (index, std::cmp::Reverse(if index { rel.matches('/').count() } else { 0 }))
+/// What pages load first (`assets/envdash.css` and the like), so that no page is
+/// served without its stylesheet; then the other files; then `index.html` files
+/// from the deepest to the site's own, so that no index page links to a page that
+/// is not there yet.
+fn upload_rank(rel: &str) -> (u8, std::cmp::Reverse<usize>) {
+    if is_index(rel) {
+        (2, std::cmp::Reverse(rel.matches('/').count()))
+    } else {
+        (u8::from(!is_page_asset(rel)), std::cmp::Reverse(0))
+    }
 }
 
 /// The uploads cut into groups that run one after the other, each only when every
@@ -919,7 +933,7 @@ mod tests {
     }
 
     #[test]
-    fn plan_puts_index_pages_last_deepest_first() {
+    fn plan_puts_assets_first_and_index_pages_last_deepest_first() {
         let local = [
             file("index.html", "1"),
             file("z.html", "2"),
@@ -927,17 +941,31 @@ mod tests {
             file("badges/x.json", "4"),
             file("status.json", "5"),
             file("a/b/index.html", "6"),
+            file("assets/envdash.js", "7"),
+            file("assets/envdash.css", "8"),
+            file("img/logo.PNG", "9"),
         ];
         let plan = make_plan(&local, &BTreeMap::new(), "", false);
         assert_eq!(
             keys(&plan.uploads),
-            ["badges/x.json", "status.json", "z.html", "a/b/index.html", "team/index.html", "index.html"]
+            [
+                "assets/envdash.css",
+                "assets/envdash.js",
+                "img/logo.PNG",
+                "badges/x.json",
+                "status.json",
+                "z.html",
+                "a/b/index.html",
+                "team/index.html",
+                "index.html"
+            ]
         );
         let tiers = tiers(plan.uploads);
         let tiers: Vec<Vec<&str>> = tiers.iter().map(|t| keys(t)).collect();
         assert_eq!(
             tiers,
             [
+                vec!["assets/envdash.css", "assets/envdash.js", "img/logo.PNG"],
                 vec!["badges/x.json", "status.json", "z.html"],
                 vec!["a/b/index.html"],
                 vec!["team/index.html"],

@@ -1,5 +1,6 @@
-//! The page templates: built in with `include_str!`, overridable from a folder,
-//! always HTML-autoescaped, and the contexts they are rendered with.
+//! The page templates and the files the pages load (`assets/`): built in with
+//! `include_str!`, overridable from a folder, templates always HTML-autoescaped;
+//! and the contexts they are rendered with.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use anyhow::{Context, Result, anyhow};
 use std::sync::Arc;
 
+use md5::{Digest, Md5};
 use minijinja::{AutoEscape, Environment as Jinja, Value, context};
 use serde::Serialize;
 
@@ -29,6 +31,15 @@ const BUILTIN: [(&str, &str); 5] = [
     ("incidents.html", include_str!("../templates/incidents.html")),
 ];
 
+/// The files every page loads, by their path in the site. Same-origin files, never
+/// inline: Jenkins serves archived pages under a Content-Security-Policy that
+/// refuses inline styles, scripts and `data:` images.
+pub const ASSETS: [(&str, &str); 3] = [
+    ("assets/envdash.css", include_str!("../templates/assets/envdash.css")),
+    ("assets/envdash.js", include_str!("../templates/assets/envdash.js")),
+    ("assets/favicon.svg", include_str!("../templates/assets/favicon.svg")),
+];
+
 /// The `utc` filter: an RFC 3339 time as `<time datetime="…">2026-11-25 16:31 UTC</time>`.
 /// Text that is not such a time is shown as it is (escaped). A filter, not a
 /// template macro: a macro call cost microseconds per problem row.
@@ -42,15 +53,22 @@ fn utc(text: &str) -> Value {
     }
 }
 
-/// The compiled templates a run uses.
+/// The compiled templates a run uses, and the assets it writes beside the pages.
 pub struct Templates {
     jinja: Jinja<'static>,
+    /// `(path in the site, text)`, as [`ASSETS`] or their overrides.
+    assets: Vec<(&'static str, String)>,
+    /// Eight hex digits of the assets' MD5: pages ask for `assets/…?v=<this>`, so
+    /// that a browser or CDN holding an older copy fetches the new one.
+    assets_version: String,
 }
 
 impl Templates {
     /// Compiles the built-in templates, each replaced by the file of the same name in
     /// `overrides` when there is one. Other `*.html` files there are added too, for
-    /// templates to include. Fails on the first template that does not compile.
+    /// templates to include. The assets are replaced the same way by the files of the
+    /// same path (`assets/envdash.css`, …) under `overrides`. Fails on the first
+    /// template that does not compile.
     pub fn load(overrides: Option<&Path>) -> Result<Templates> {
         let mut jinja = Jinja::new();
         jinja.set_debug(true);
@@ -88,7 +106,32 @@ impl Templates {
                 .map_err(|e| anyhow!("{e:#}"))
                 .with_context(|| format!("the template {origin} does not compile"))?;
         }
-        Ok(Templates { jinja })
+        let mut assets = Vec::with_capacity(ASSETS.len());
+        let mut md5 = Md5::new();
+        for (rel, builtin) in ASSETS {
+            let text = match overrides.map(|dir| dir.join(rel)).filter(|p| p.exists()) {
+                Some(path) => {
+                    log::info!("{rel} from {}", path.display());
+                    std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?
+                }
+                None => builtin.to_owned(),
+            };
+            md5.update(rel.as_bytes());
+            md5.update(text.as_bytes());
+            assets.push((rel, text));
+        }
+        let assets_version = md5.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Templates { jinja, assets, assets_version })
+    }
+
+    /// The assets to write into the site: `(path in the site, text)`.
+    pub fn assets(&self) -> &[(&'static str, String)] {
+        &self.assets
+    }
+
+    /// What pages add to the assets' addresses (`?v=`): it changes with them.
+    pub fn assets_version(&self) -> &str {
+        &self.assets_version
     }
 
     /// Renders template `name` with `ctx` into `out`.
@@ -110,7 +153,10 @@ pub struct Common {
     pub generated_at: String,
     /// `2026-11-25 16:31 UTC`.
     pub generated_display: String,
+    /// Pages reload every this many seconds when script runs; 0 = never.
     pub refresh_seconds: u32,
+    /// See [`Templates::assets_version`].
+    pub assets_version: String,
     /// Pages warn their reader when they are older than this; 0 = never.
     pub stale_after_seconds: i64,
 }

@@ -1,6 +1,7 @@
-//! The render pipeline: discover input files → parse each in parallel → write its
-//! page → write `status.json` → write `index.html` last, so the master page never
-//! links to a page that is not there yet.
+//! The render pipeline: discover input files → write the assets the pages load
+//! (`assets/`) → parse each file in parallel → write its page → write
+//! `status.json` → write `index.html` last, so the master page never links to a
+//! page that is not there yet.
 
 use std::collections::HashSet;
 use std::io::{Seek, Write};
@@ -80,7 +81,9 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     // Alerting keeps its state there too, with or without environment history.
     let dir = site.join(HISTORY_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the history folder {}", dir.display()))?;
-    let common = common(cfg, &monitor);
+    let common = common(cfg, &monitor, &templates);
+    // The files the pages load, before any page.
+    let assets = write_assets(site, &templates)?;
     let mut reports = Reports::start(cfg, site)?;
     let before = alert::before(&cfg.settings, staging.target(), cfg.now)?;
     let job = Job {
@@ -186,7 +189,8 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     })?;
     let (run, notifiers) = alerts.expect("set when status.json was written");
     reports.finish(&totals, &notifiers)?;
-    let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 3);
+    let mut written: Vec<String> = Vec::with_capacity(pages.len() * 2 + 9);
+    written.extend(assets);
     written.append(&mut histories);
     written.extend(pages);
     written.push("status.json".to_owned());
@@ -201,6 +205,21 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     staging.prune(&keep, &[BADGES_DIR])?;
     staging.commit()?;
     Ok(RenderReport { out: cfg.out.clone(), environments: summaries, totals, lock, deliveries: run.deliveries })
+}
+
+/// Writes the stylesheet, script and icon the pages load; returns their paths in
+/// the site, for the manifest (and so for publish, which uploads them first).
+fn write_assets(site: &Path, templates: &Templates) -> Result<Vec<String>> {
+    let mut written = Vec::with_capacity(templates.assets().len());
+    for (rel, text) in templates.assets() {
+        let path = site.join(rel);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        }
+        write_file(&path, |w| Ok(w.write_all(text.as_bytes())?))?;
+        written.push((*rel).to_owned());
+    }
+    Ok(written)
 }
 
 /// The alert state, `incidents.html` and `feed.xml`.
@@ -321,7 +340,7 @@ impl Job<'_> {
     }
 }
 
-fn common(cfg: &RenderConfig, monitor: &Monitor) -> Common {
+fn common(cfg: &RenderConfig, monitor: &Monitor, templates: &Templates) -> Common {
     let (generated_at, generated_display) = display_time(cfg.now);
     Common {
         title: cfg.title.clone(),
@@ -329,6 +348,7 @@ fn common(cfg: &RenderConfig, monitor: &Monitor) -> Common {
         generated_at,
         generated_display,
         refresh_seconds: cfg.refresh_seconds,
+        assets_version: templates.assets_version().to_owned(),
         stale_after_seconds: monitor.stale_after().map_or(0, |d| d.as_secs()),
     }
 }

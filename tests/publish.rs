@@ -417,3 +417,65 @@ fn run_with_a_bucket_renders_then_publishes() {
     assert!(out.contains(&format!("uploaded {}, unchanged 0, deleted 0", keys.len())), "{out}");
     assert_eq!(server.keys_sent("PUT", BUCKET).last().map(String::as_str), Some("dash/index.html"));
 }
+
+/// The keys of the files pages load, as a render writes them.
+const ASSETS: [&str; 3] = ["dash/assets/envdash.css", "dash/assets/envdash.js", "dash/assets/favicon.svg"];
+
+/// A site as `envdash render` makes it, in `work/site`.
+fn rendered_site(server: &S3Server, work: &Path) -> std::path::PathBuf {
+    let input = legacy_input();
+    let site = work.join("site");
+    server.envdash().args(["-q", "render", "--input"]).arg(input.path()).arg("--out").arg(&site).assert().success();
+    site
+}
+
+#[test]
+fn assets_are_uploaded_before_any_page() {
+    let server = server_with_bucket();
+    let work = tempfile::tempdir().unwrap();
+    let site = rendered_site(&server, work.path());
+
+    publish(&server, &site, &["--prefix", "dash", "--concurrency", "8"]).success();
+    let puts = server.keys_sent("PUT", BUCKET);
+    // The three go up together; only when all of them are stored does a page follow.
+    let mut first = puts[..3].to_vec();
+    first.sort();
+    assert_eq!(first, ASSETS, "{puts:?}");
+    assert!(puts[3..].iter().any(|k| k.ends_with(".html")), "{puts:?}");
+    assert!(puts[3..].iter().all(|k| !k.starts_with("dash/assets/")), "{puts:?}");
+    assert_eq!(puts.last().map(String::as_str), Some("dash/index.html"));
+    assert_eq!(server.head(BUCKET, ASSETS[0]).unwrap().content_type(), Some("text/css; charset=utf-8"));
+    assert_eq!(server.head(BUCKET, ASSETS[2]).unwrap().content_type(), Some("image/svg+xml; charset=utf-8"));
+
+    // A new stylesheet and a changed page: the stylesheet goes first.
+    server.clear_requests();
+    let css = site.join("assets/envdash.css");
+    std::fs::write(&css, std::fs::read_to_string(&css).unwrap() + "\n/* changed */\n").unwrap();
+    std::fs::write(site.join("demo.html"), "<!doctype html><title>demo</title>changed").unwrap();
+    publish(&server, &site, &["--prefix", "dash"]).success();
+    assert_eq!(server.keys_sent("PUT", BUCKET), [ASSETS[0], "dash/demo.html"]);
+}
+
+#[test]
+fn a_publish_that_fails_among_the_assets_uploads_no_page() {
+    let mut server = server_with_bucket();
+    let work = tempfile::tempdir().unwrap();
+    let site = rendered_site(&server, work.path());
+
+    // The server goes away on the second PUT, while the assets are going up.
+    server.stop_after_puts(1);
+    let failed = publish(&server, &site, &["--prefix", "dash", "--concurrency", "3"]).code(2);
+    assert!(server.stops_within(Duration::from_secs(5)), "the fault stopped the server");
+    assert!(stderr(&failed).contains("not attempted"), "{}", stderr(&failed));
+    server.restart();
+    let stored = server.keys(BUCKET);
+    assert!(stored.iter().all(|k| ASSETS.contains(&k.as_str())), "a page went up before its assets: {stored:?}");
+
+    server.clear_requests();
+    publish(&server, &site, &["--prefix", "dash"]).success();
+    let puts = server.keys_sent("PUT", BUCKET);
+    let assets_left = ASSETS.len() - stored.len();
+    assert!(puts[..assets_left].iter().all(|k| ASSETS.contains(&k.as_str())), "{puts:?}");
+    assert!(puts[assets_left..].iter().all(|k| !ASSETS.contains(&k.as_str())), "{puts:?}");
+    assert!(server.keys(BUCKET).contains(&"dash/index.html".to_owned()));
+}

@@ -94,7 +94,11 @@ fn fixtures_render_every_environment() {
     let index = read(site.join("index.html"));
     assert!(index.contains("LAST UPDATED"));
     assert!(index.contains("2026-11-25 16:30 UTC"));
-    assert!(index.contains(r#"<meta http-equiv="refresh" content="300">"#));
+    // The script reloads the page (a sandboxed page refuses <meta http-equiv=refresh>)
+    // and shows the line that says so; without script the page claims nothing.
+    assert!(!index.contains("http-equiv"));
+    assert!(index.contains(r#"data-refresh="300""#));
+    assert!(index.contains(r#"<span id="reloads" hidden> · this page reloads every 5 min</span>"#));
     assert!(index.contains("2 of 21 containers not running"));
     // Problem environments come before OK ones.
     assert!(index.find("demo-int.html").unwrap() < index.find("prod.html").unwrap());
@@ -104,10 +108,119 @@ fn fixtures_render_every_environment() {
         fs::read_dir(&site).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "html"))
     {
         let html = read(&page);
-        for bad in ["src=\"http", "href=\"http", "<script src", "@import", "url(http"] {
+        for bad in ["src=\"http", "href=\"http", "src=\"//", "href=\"//", "@import", "url(http"] {
             assert!(!html.contains(bad), "{} has {bad}", page.display());
         }
     }
+}
+
+/// The values of `attr="…"` in `html`.
+fn attributes<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+    let open = format!(" {attr}=\"");
+    html.match_indices(&open)
+        .map(|(at, _)| {
+            let value = &html[at + open.len()..];
+            &value[..value.find('"').unwrap()]
+        })
+        .collect()
+}
+
+#[test]
+fn pages_are_csp_safe_and_load_only_their_own_assets() {
+    // What Jenkins serves archived files under: `sandbox; default-src 'none';
+    // img-src 'self'; style-src 'self';`. The browser suite checks the pages under
+    // that header; this checks the files, for every page the fixtures make.
+    let out = tempfile::tempdir().unwrap();
+    let site = out.path().join("site");
+    envdash()
+        .args(["render", "--input"])
+        .arg(fixtures())
+        .arg("--config")
+        .arg(fixtures().join("envdash.toml"))
+        .arg("--out")
+        .arg(&site)
+        .assert()
+        .success();
+    let mut pages = 0;
+    for entry in walkdir::WalkDir::new(&site).into_iter().map(Result::unwrap) {
+        let path = entry.path();
+        if path.extension().is_none_or(|x| x != "html") {
+            continue;
+        }
+        pages += 1;
+        // Every page is at the top of the site, so `assets/…` is the right relative path.
+        assert_eq!(path.parent().unwrap(), site, "{} is in a subfolder", path.display());
+        let html = read(path);
+        for inline in
+            ["<style", " style=", "=\"data:", "url(data:", "http-equiv", " onload=", " onclick=", "javascript:"]
+        {
+            assert!(!html.contains(inline), "{} has {inline}", path.display());
+        }
+        // Scripts only from a file of the site, and only envdash's.
+        assert_eq!(html.matches("<script").count(), 1, "{}", path.display());
+        let scripts = attributes(&html, "src");
+        assert_eq!(scripts.len(), 1, "{}: {scripts:?}", path.display());
+        let stylesheet = html.find(r#"<link rel="stylesheet" href="assets/envdash.css?v="#);
+        assert!(stylesheet.is_some(), "{}", path.display());
+        assert!(html.contains(r#"<link rel="icon" type="image/svg+xml" href="assets/favicon.svg?v="#));
+        for reference in scripts.into_iter().chain(attributes(&html, "href")).filter(|r| r.starts_with("assets/")) {
+            let file = reference.split('?').next().unwrap();
+            assert!(site.join(file).is_file(), "{} refers to {reference}, which is not there", path.display());
+        }
+    }
+    assert!(pages >= 13, "{pages} pages");
+    let css = read(site.join("assets/envdash.css"));
+    for class in ["page-index", "page-env", "page-versions", "page-incidents"] {
+        assert!(css.contains(&format!(".{class} ")), "the stylesheet has no rules for .{class}");
+    }
+    assert!(read(site.join("assets/favicon.svg")).starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert!(read(site.join("assets/envdash.js")).contains("getElementById(\"filter\")"));
+    // The assets are envdash's files: in its manifest, so publish and the next run
+    // know them.
+    let manifest = read(site.join(".envdash-manifest"));
+    for asset in ["assets/envdash.css", "assets/envdash.js", "assets/favicon.svg"] {
+        assert!(manifest.lines().any(|l| l == asset), "{asset} not in the manifest:\n{manifest}");
+    }
+}
+
+#[test]
+fn assets_can_be_overridden_and_pages_ask_for_the_new_ones() {
+    let dir = input(&[("a.txt", b"h\nweb,Up 1 second,x:1\n")]);
+    let out = tempfile::tempdir().unwrap();
+    fs::create_dir_all(out.path().join("assets")).unwrap();
+    fs::write(out.path().join("assets/logo.png"), "someone's logo").unwrap();
+    render(dir.path(), out.path()).success();
+    let version = |page: &str| {
+        let html = read(out.path().join(page));
+        let at = html.find("assets/envdash.css?v=").unwrap() + "assets/envdash.css?v=".len();
+        html[at..at + 8].to_owned()
+    };
+    let builtin = version("a.html");
+    assert!(builtin.bytes().all(|b| b.is_ascii_hexdigit()), "{builtin}");
+    assert_eq!(version("index.html"), builtin);
+
+    // Rendering again changes nothing, and someone's file in assets/ stays,
+    // without a word about envdash's own files there.
+    let again = render(dir.path(), out.path()).success();
+    let stderr = String::from_utf8_lossy(&again.get_output().stderr).into_owned();
+    assert!(!stderr.contains("not envdash's"), "{stderr}");
+    assert_eq!(version("a.html"), builtin);
+    assert_eq!(read(out.path().join("assets/logo.png")), "someone's logo");
+
+    let templates = input(&[("assets/envdash.css", b"body{color:rebeccapurple}")]);
+    envdash()
+        .args(["render", "--input"])
+        .arg(dir.path())
+        .arg("--out")
+        .arg(out.path())
+        .arg("--templates")
+        .arg(templates.path())
+        .assert()
+        .success();
+    assert_eq!(read(out.path().join("assets/envdash.css")), "body{color:rebeccapurple}");
+    assert!(read(out.path().join("assets/envdash.js")).contains("location.reload"), "the others stay built in");
+    assert_ne!(version("a.html"), builtin, "a changed stylesheet has a new address");
+    assert_eq!(read(out.path().join("assets/logo.png")), "someone's logo");
 }
 
 #[test]
@@ -359,7 +472,9 @@ fn quiet_hides_warnings_and_refresh_is_configurable() {
         .success();
     assert!(assert.get_output().stderr.is_empty());
     assert!(assert.get_output().stdout.is_empty());
-    assert!(!read(out.path().join("index.html")).contains("http-equiv=\"refresh\""));
+    let index = read(out.path().join("index.html"));
+    assert!(index.contains(r#"data-refresh="0""#));
+    assert!(!index.contains("reloads every"));
 }
 
 #[test]

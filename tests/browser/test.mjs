@@ -9,6 +9,10 @@
 // /usr/bin/chromium). Screenshots go to
 // target/browser-artifacts/. Nothing is skipped: without Chromium, Java or the
 // binary every test fails.
+//
+// The pages are checked from file://, from a plain local HTTP server, and from one
+// that sends Jenkins' Content-Security-Policy for archived files, as Jenkins does
+// when people open the dashboard from a build.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -50,7 +54,20 @@ const LONG_FILE = [
   "",
 ].join("\n");
 
-let tmp, fixtureSite, longSite, server, browser;
+// What Jenkins sends with archived files (hudson.model.DirectoryBrowserSupport.CSP),
+// exactly: no script at all, styles and images only from the page's own origin.
+const JENKINS_CSP = "sandbox; default-src 'none'; img-src 'self'; style-src 'self';";
+// The same with `allow-same-origin`, which current Jenkins documents as its default.
+const JENKINS_CSP_SAME_ORIGIN = "sandbox allow-same-origin; default-src 'none'; img-src 'self'; style-src 'self';";
+
+// Everything Jenkins' policy refuses, as envdash's pages once had it.
+const CANARY = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="300"><title>canary</title>
+<link rel="icon" href="data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%3E%3C/svg%3E">
+<style>body{color:red}</style></head><body><p style="color:blue">canary</p><script>document.title = "ran";</script></body></html>`;
+
+let tmp, fixtureSite, longSite, refreshSite, server, browser;
+const servers = [];
 const origins = {};
 
 function run(cmd, args, opts = {}) {
@@ -71,9 +88,13 @@ function htmlFiles(dir) {
   return readdirSync(dir).filter((f) => f.endsWith(".html")).sort();
 }
 
-const TYPES = { ".html": "text/html; charset=utf-8", ".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml" };
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".json": "application/json", ".png": "image/png", ".svg": "image/svg+xml",
+  ".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".xml": "application/atom+xml",
+};
 
-function serve(dir) {
+/** Serves `dir` on 127.0.0.1, with `headers` on every answer (as Jenkins adds its CSP to all). */
+function serve(dir, headers = {}) {
   return new Promise((resolve) => {
     const s = http.createServer((req, res) => {
       const rel = decodeURIComponent(new URL(req.url, "http://x").pathname);
@@ -82,7 +103,7 @@ function serve(dir) {
         res.writeHead(404).end("not found");
         return;
       }
-      res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream" });
+      res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream", ...headers });
       res.end(readFileSync(file));
     });
     s.listen(0, "127.0.0.1", () => resolve(s));
@@ -105,23 +126,42 @@ before(async () => {
   writeFileSync(path.join(longIn, `${LONG_ENV}.txt`), LONG_FILE);
   longSite = path.join(tmp, "long");
   render(longIn, longSite);
+  // A page that reloads itself every second, to see who does it.
+  refreshSite = path.join(tmp, "refresh");
+  render(longIn, refreshSite, ["--refresh", "1"]);
+  // The canary: what the pages were before they were made for Jenkins, so that the
+  // policy checks are seen to catch what they look for.
+  mkdirSync(path.join(tmp, "canary"));
+  writeFileSync(path.join(tmp, "canary/index.html"), CANARY);
 
   server = await serve(tmp);
+  servers.push(server);
   const { port } = server.address();
   origins.file = { base: (site) => pathToFileURL(site).href + "/", allowed: pathToFileURL(tmp).href + "/" };
   origins.http = {
     base: (site) => `http://127.0.0.1:${port}/${path.basename(site)}/`,
     allowed: `http://127.0.0.1:${port}/`,
   };
+  for (const [name, policy] of [["jenkins", JENKINS_CSP], ["jenkins-same-origin", JENKINS_CSP_SAME_ORIGIN]]) {
+    const s = await serve(tmp, { "content-security-policy": policy });
+    servers.push(s);
+    const { port } = s.address();
+    origins[name] = { base: (site) => `http://127.0.0.1:${port}/${path.basename(site)}/`, allowed: `http://127.0.0.1:${port}/`, policy };
+  }
   browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 60_000 });
   mkdirSync(ARTIFACTS, { recursive: true });
 });
 
 after(async () => {
   await browser?.close();
-  await new Promise((r) => (server ? server.close(r) : r()));
+  for (const s of servers) await new Promise((r) => s.close(r));
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
+
+/** Whether a failed request is Chromium cancelling the page's icon: it fetches the icon
+ *  after the load and drops the fetch (net::ERR_ABORTED) when the page reloads or closes
+ *  first, which says nothing about the page. Any other failure, of the icon too, counts. */
+const cancelledIcon = (r) => r.failure()?.errorText === "net::ERR_ABORTED" && /\/assets\/favicon\.svg\?v=/.test(r.url());
 
 /** A fresh context and page that record console errors, page errors and requests. */
 async function open(url, options = {}) {
@@ -130,7 +170,7 @@ async function open(url, options = {}) {
   const log = { errors: [], requests: [] };
   page.on("console", (m) => m.type() === "error" && log.errors.push(`console: ${m.text()}`));
   page.on("pageerror", (e) => log.errors.push(`pageerror: ${e.message}`));
-  page.on("requestfailed", (r) => log.errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("requestfailed", (r) => cancelledIcon(r) || log.errors.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
   context.on("request", (r) => log.requests.push(r.url()));
   await page.goto(url, { waitUntil: "load" });
   return { context, page, log };
@@ -171,15 +211,20 @@ for (const kind of ["file", "http"]) {
         await withPage(u, {}, async (page, log) => {
           assert.deepEqual(log.errors, [], u);
           assert.ok(log.requests.includes(u), `the page's own request was not seen: ${log.requests}`);
-          const foreign = log.requests.filter((r) => !r.startsWith(origins[kind].allowed) && !r.startsWith("data:"));
+          const foreign = log.requests.filter((r) => !r.startsWith(origins[kind].allowed));
           assert.deepEqual(foreign, [], `${u} requested other origins`);
           // Nor does anything on the page point elsewhere.
           const refs = await page.evaluate(() =>
             Array.from(document.querySelectorAll("[href],[src]")).map((e) => e.href || e.src));
-          const outside = refs.filter((r) => !r.startsWith(origins[kind].allowed) && !r.startsWith("data:"));
+          const outside = refs.filter((r) => !r.startsWith(origins[kind].allowed));
           assert.deepEqual(outside, [], `${u} links to other origins`);
           assert.equal(await page.getAttribute("html", "lang"), "en");
-          assert.match(await page.getAttribute("link[rel=icon]", "href"), /^data:image\/svg\+xml,/);
+          // Styles, icon and script are files of the site, beside the pages.
+          assert.match(await page.getAttribute("link[rel=icon]", "href"), /^assets\/favicon\.svg\?v=[0-9a-f]{8}$/);
+          assert.match(await page.getAttribute("link[rel=stylesheet]", "href"), /^assets\/envdash\.css\?v=[0-9a-f]{8}$/);
+          assert.match(await page.getAttribute("script", "src"), /^assets\/envdash\.js\?v=[0-9a-f]{8}$/);
+          assert.ok(log.requests.some((r) => r.includes("/assets/envdash.css?v=")), "the stylesheet was loaded");
+          assert.ok(log.requests.some((r) => r.includes("/assets/envdash.js?v=")), "the script was loaded");
         });
       }
     });
@@ -294,6 +339,11 @@ for (const kind of ["file", "http"]) {
       await withPage(url("index.html"), { javaScriptEnabled: false }, async (page) => {
         assert.equal(await page.locator(".card").count(), 10);
         assert.equal(await page.locator("#page-stale").isVisible(), false);
+        // A page that cannot reload itself does not say it does.
+        assert.doesNotMatch(await page.locator("footer").innerText(), /reloads/);
+      });
+      await withPage(url("index.html"), {}, async (page) => {
+        assert.match(await page.locator("footer").innerText(), /this page reloads every 5 min$/);
       });
     });
 
@@ -359,6 +409,185 @@ for (const kind of ["file", "http"]) {
     });
   });
 }
+
+/**
+ * Opens `url` in a fresh context and records, through the DevTools protocol, every
+ * message Chromium gives about what the page was refused: its log (CSP and sandbox
+ * refusals are logged there, source "security" or "other"), the issues of the
+ * Audits domain (a ContentSecurityPolicyIssue for each violation), console
+ * messages, page errors and failed requests. Under `sandbox` no script of the page
+ * runs, so its own `securitypolicyviolation` events cannot be used.
+ */
+async function openUnderPolicy(url, options = {}) {
+  const context = await browser.newContext({ viewport: DESKTOP, locale: "en-US", timezoneId: "UTC", ...options });
+  const page = await context.newPage();
+  const cdp = await context.newCDPSession(page);
+  // `sandboxed`: the one refusal a page made for the policy is meant to get, its own
+  // script not run (sandbox without allow-scripts); the script only adds, so the
+  // page is complete without it. Chromium logs it twice (log and console).
+  const log = { refusals: [], sandboxed: [], requests: [], loads: 0 };
+  const ownScriptBlocked = (text) =>
+    text.startsWith(`Blocked script execution in '${url.split(/[?#]/)[0]}`) &&
+    text.endsWith("' because the document's frame is sandboxed and the 'allow-scripts' permission is not set.");
+  const refused = (what, text) => (ownScriptBlocked(text) ? log.sandboxed : log.refusals).push(`${what}: ${text}`);
+  cdp.on("Log.entryAdded", ({ entry }) => {
+    if (entry.level === "error" || entry.level === "warning" || ["security", "violation"].includes(entry.source)) {
+      refused(`log (${entry.source}, ${entry.level})`, entry.text);
+    }
+  });
+  cdp.on("Audits.issueAdded", ({ issue }) => log.refusals.push(`issue ${issue.code}: ${JSON.stringify(issue.details)}`));
+  await cdp.send("Log.enable");
+  await cdp.send("Audits.enable");
+  page.on("console", (m) => ["error", "warning"].includes(m.type()) && refused(`console ${m.type()}`, m.text()));
+  page.on("pageerror", (e) => log.refusals.push(`pageerror: ${e.message}`));
+  page.on("requestfailed", (r) => cancelledIcon(r) || log.refusals.push(`request failed: ${r.url()} ${r.failure()?.errorText}`));
+  page.on("load", () => log.loads++);
+  context.on("request", (r) => log.requests.push(r.url()));
+  const response = await page.goto(url, { waitUntil: "load" });
+  // Issues and log entries arrive a moment after the load; a round trip flushes them.
+  await cdp.send("Runtime.evaluate", { expression: "1" }).catch(() => {});
+  await page.waitForTimeout(200);
+  return { context, page, log, response };
+}
+
+async function withPolicyPage(url, options, fn) {
+  const p = await openUnderPolicy(url, options);
+  try {
+    return await fn(p.page, p.log, p.response);
+  } finally {
+    await p.context.close();
+  }
+}
+
+/** `rgb(r, g, b)` of `#rrggbb`, as getComputedStyle gives colours. */
+const cssRgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(", ")})`;
+
+/** The light scheme's colours, as the site's stylesheet defines them (`--bad` → `rgb(…)`). */
+function stylesheetColours(site) {
+  const css = readFileSync(path.join(site, "assets/envdash.css"), "utf8");
+  const root = css.match(/:root\{([^}]*)\}/)[1];
+  return Object.fromEntries([...root.matchAll(/--([\w-]+):(#[0-9a-f]{6})/g)].map(([, name, hex]) => [name, cssRgb(hex)]));
+}
+
+test("the policy check sees what Jenkins' policy refuses (a page made the old way)", async () => {
+  await withPolicyPage(origins.jenkins.base(path.join(tmp, "canary")) + "index.html", {}, async (page, log, response) => {
+    assert.equal(response.headers()["content-security-policy"], JENKINS_CSP);
+    const all = log.refusals.join("\n");
+    assert.match(all, /inline style/i, all);
+    assert.match(all, /refresh/i, `the refused <meta http-equiv=refresh> is seen:\n${all}`);
+    assert.notEqual(await page.title(), "ran", "no script runs under sandbox");
+    assert.notEqual(await page.evaluate(() => getComputedStyle(document.body).color), "rgb(255, 0, 0)");
+  });
+});
+
+for (const [name, label] of [["jenkins", "Jenkins' Content-Security-Policy"], ["jenkins-same-origin", "Jenkins' policy with allow-same-origin"]]) {
+  describe(`under ${label}`, () => {
+    const url = (page, site = fixtureSite) => origins[name].base(site) + page;
+
+    test("every page shows without a single refusal, styled, nothing from elsewhere", async () => {
+      const pages = [...htmlFiles(fixtureSite).map((f) => url(f)), ...htmlFiles(longSite).map((f) => url(f, longSite))];
+      assert.ok(pages.length >= 12, `${pages.length} pages`);
+      const light = stylesheetColours(fixtureSite);
+      for (const u of pages) {
+        await withPolicyPage(u, {}, async (page, log, response) => {
+          assert.equal(response.headers()["content-security-policy"], origins[name].policy);
+          assert.deepEqual(log.refusals, [], u);
+          // What is refused is the page's script, as meant: the sandbox runs none.
+          assert.ok(log.sandboxed.length > 0, `${u}: its script was not seen refused: ${log.sandboxed}`);
+          assert.deepEqual(log.requests.filter((r) => !r.startsWith(origins[name].allowed)), [], `${u} requested other origins`);
+          assert.ok(log.requests.some((r) => r.includes("/assets/envdash.css?v=")), `${u}: the stylesheet was loaded`);
+          const s = await page.evaluate(() => ({
+            bg: getComputedStyle(document.body).backgroundColor,
+            font: getComputedStyle(document.body).fontFamily,
+            meta: document.querySelectorAll("meta[http-equiv]").length,
+            stale: document.querySelector("#page-stale").checkVisibility(),
+            footer: document.querySelector("footer").innerText,
+          }));
+          assert.equal(s.bg, light.bg, `${u}: the stylesheet applies`);
+          assert.match(s.font, /system-ui/);
+          assert.equal(s.meta, 0, `${u} claims to refresh itself`);
+          assert.equal(s.stale, false);
+          assert.doesNotMatch(s.footer, /reloads/, `${u} says it reloads, and cannot`);
+          // The icon is a file of the site, which img-src 'self' allows.
+          const icon = await page.context().request.get(new URL(await page.getAttribute("link[rel=icon]", "href"), u).href);
+          assert.equal(icon.status(), 200);
+          assert.match(icon.headers()["content-type"], /^image\/svg\+xml/);
+        });
+      }
+    });
+
+    test("status colours come from the stylesheet: red problems, green OK", async () => {
+      const light = stylesheetColours(fixtureSite);
+      await withPolicyPage(url("index.html"), {}, async (page, log) => {
+        const c = await page.evaluate(() => {
+          const style = (sel) => getComputedStyle(document.querySelector(sel));
+          return {
+            problemCard: style(".card.s-problem").borderLeftColor,
+            okCard: style(".card.s-ok").borderLeftColor,
+            problemBadge: style(".card.s-problem .badge").color,
+            problemBadgeBg: style(".card.s-problem .badge").backgroundColor,
+            okBadge: style(".card.s-ok .badge").color,
+          };
+        });
+        assert.deepEqual(c, { problemCard: light.bad, okCard: light.ok, problemBadge: light.bad, problemBadgeBg: light["bad-bg"], okBadge: light.ok });
+        assert.deepEqual(log.refusals, []);
+      });
+      await withPolicyPage(url("demo-int.html"), {}, async (page, log) => {
+        const c = await page.evaluate(() => {
+          const row = document.querySelector("section.host tbody tr.problem");
+          const ok = Array.from(document.querySelectorAll("section.host tbody tr")).find((r) => !r.className);
+          return {
+            problemRow: getComputedStyle(row.cells[0]).backgroundColor,
+            problemEdge: getComputedStyle(row.cells[0]).boxShadow,
+            problemState: getComputedStyle(row.querySelector("b.bad")).color,
+            okState: getComputedStyle(ok.querySelector("b.ok")).color,
+          };
+        });
+        assert.equal(c.problemRow, light["bad-bg"]);
+        assert.ok(c.problemEdge.startsWith(light.bad), c.problemEdge);
+        assert.equal(c.problemState, light.bad);
+        assert.equal(c.okState, light.ok);
+        assert.deepEqual(log.refusals, []);
+      });
+    });
+
+    test("the filter box is hidden and inert, and every row shows", async () => {
+      await withPolicyPage(url("demo-int.html"), {}, async (page, log) => {
+        assert.equal(await page.locator(".filter").isVisible(), false);
+        assert.equal(await page.locator("#filter").isVisible(), false);
+        // Tab never lands on it: focus goes from the page's links, never into a box that does nothing.
+        for (let i = 0; i < 40; i++) {
+          await page.keyboard.press("Tab");
+          assert.notEqual(await page.evaluate(() => document.activeElement?.id), "filter");
+        }
+        assert.equal((await visibleRows(page)).length, 21);
+        assert.equal(await page.locator("section.host:visible").count(), 8);
+        assert.deepEqual(log.refusals, []);
+      });
+      // What was typed elsewhere (?q= in a shared link) filters nothing here: all rows show.
+      await withPolicyPage(url("demo-int.html?q=logspout"), {}, async (page) => {
+        assert.equal((await visibleRows(page)).length, 21);
+      });
+    });
+
+    test("a page does not reload itself, and does not say it does", async () => {
+      await withPolicyPage(url("index.html", refreshSite), {}, async (page, log) => {
+        await page.waitForTimeout(2500);
+        assert.equal(log.loads, 1, "the page reloaded under a sandbox");
+        assert.doesNotMatch(await page.locator("footer").innerText(), /reloads/);
+        assert.deepEqual(log.refusals, []);
+      });
+    });
+  });
+}
+
+test("with script, the page reloads itself (as <meta http-equiv=refresh> did) and says so", async () => {
+  await withPolicyPage(origins.http.base(refreshSite) + "index.html", {}, async (page, log) => {
+    assert.match(await page.locator("footer").innerText(), /this page reloads every 1 s$/);
+    await page.waitForTimeout(2500);
+    assert.ok(log.loads >= 2, `${log.loads} loads in 2.5 s`);
+  });
+});
 
 test("text has WCAG AA contrast (4.5:1, 3:1 when large) in both schemes", async () => {
   const pages = ["index.html", "demo-int.html", "qa.html", "perf.html", "integration.html", "versions.html"];
@@ -430,8 +659,9 @@ test("screenshots of the master page and an environment page, desktop and phone,
 });
 
 test("the Nu HTML checker finds no errors", () => {
-  const files = [...htmlFiles(fixtureSite).map((f) => path.join(fixtureSite, f)), ...htmlFiles(longSite).map((f) => path.join(longSite, f))];
-  const r = run("java", ["-jar", VNU, "--errors-only", "--also-check-css", ...files]);
+  const files = [...htmlFiles(fixtureSite).map((f) => path.join(fixtureSite, f)), ...htmlFiles(longSite).map((f) => path.join(longSite, f)),
+    path.join(fixtureSite, "assets/envdash.css"), path.join(fixtureSite, "assets/favicon.svg")];
+  const r = run("java", ["-jar", VNU, "--errors-only", "--also-check-css", "--also-check-svg", ...files]);
   assert.equal(r.status, 0, `vnu.jar:\n${r.stdout}${r.stderr}`);
   assert.equal((r.stdout + r.stderr).trim(), "");
 });
