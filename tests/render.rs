@@ -45,6 +45,13 @@ fn render(input: &Path, out: &Path) -> assert_cmd::assert::Assert {
     envdash().args(["render", "--input"]).arg(input).arg("--out").arg(out).assert()
 }
 
+/// `envdash render --input IN --out OUT --templates DIR`, to add arguments to and run.
+fn render_with_templates(input: &Path, out: &Path, templates: &Path) -> Command {
+    let mut cmd = envdash();
+    cmd.args(["render", "--input"]).arg(input).arg("--out").arg(out).arg("--templates").arg(templates);
+    cmd
+}
+
 #[test]
 fn fixtures_render_every_environment() {
     let out = tempfile::tempdir().unwrap();
@@ -208,15 +215,7 @@ fn assets_can_be_overridden_and_pages_ask_for_the_new_ones() {
     assert_eq!(read(out.path().join("assets/logo.png")), "someone's logo");
 
     let templates = input(&[("assets/envdash.css", b"body{color:rebeccapurple}")]);
-    envdash()
-        .args(["render", "--input"])
-        .arg(dir.path())
-        .arg("--out")
-        .arg(out.path())
-        .arg("--templates")
-        .arg(templates.path())
-        .assert()
-        .success();
+    render_with_templates(dir.path(), out.path(), templates.path()).assert().success();
     assert_eq!(read(out.path().join("assets/envdash.css")), "body{color:rebeccapurple}");
     assert!(read(out.path().join("assets/envdash.js")).contains("location.reload"), "the others stay built in");
     assert_ne!(version("a.html"), builtin, "a changed stylesheet has a new address");
@@ -373,13 +372,8 @@ fn override_template_is_used() {
         b"{% extends \"base.html\" %}{% block body %}CUSTOM {{ environments|length }} {{ title }}{% endblock %}",
     )]);
     let out = tempfile::tempdir().unwrap();
-    envdash()
-        .args(["render", "--title", "Ops <board>", "--input"])
-        .arg(fixtures())
-        .arg("--out")
-        .arg(out.path())
-        .arg("--templates")
-        .arg(templates.path())
+    render_with_templates(&fixtures(), out.path(), templates.path())
+        .args(["--title", "Ops <board>"])
         .assert()
         .success();
     let index = read(out.path().join("index.html"));
@@ -393,15 +387,7 @@ fn broken_override_template_fails_before_writing_anything() {
     let templates = input(&[("env.html", b"{% for %}")]);
     let out = tempfile::tempdir().unwrap();
     let site = out.path().join("site");
-    let assert = envdash()
-        .args(["render", "--input"])
-        .arg(fixtures())
-        .arg("--out")
-        .arg(&site)
-        .arg("--templates")
-        .arg(templates.path())
-        .assert()
-        .code(2);
+    let assert = render_with_templates(&fixtures(), &site, templates.path()).assert().code(2);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(stderr.starts_with("error: the template "), "{stderr}");
     assert!(stderr.contains(&templates.path().join("env.html").display().to_string()), "{stderr}");
