@@ -189,7 +189,8 @@ fn md5_hex(bytes: &[u8]) -> String {
     hex(&Md5::digest(bytes))
 }
 
-fn hex(digest: &[u8]) -> String {
+/// Lowercase hex of `digest` (an ETag's MD5, the assets' version in `render`).
+pub(crate) fn hex(digest: &[u8]) -> String {
     digest.iter().fold(String::with_capacity(2 * digest.len()), |mut hex, b| {
         let _ = write!(hex, "{b:02x}");
         hex

@@ -120,7 +120,7 @@ impl Templates {
             md5.update(text.as_bytes());
             assets.push((rel, text));
         }
-        let assets_version = md5.finalize()[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let assets_version = crate::publish::hex(&md5.finalize()[..4]);
         Ok(Templates { jinja, assets, assets_version })
     }
 
