@@ -58,15 +58,15 @@ all:
         alpha:
           vars: {{dash_env: e-alpha}}
           hosts:
-            app-1.alpha.test: {{ansible_host: 192.0.2.11}}
-            app-2.alpha.test: {{ansible_host: 192.0.2.12}}
+            app-1.alpha.test: {{ansible_host: {ADDRESSES['app-1.alpha.test']}}}
+            app-2.alpha.test: {{ansible_host: {ADDRESSES['app-2.alpha.test']}}}
         beta:
           vars:
             dash_env: e-beta
 {beta_vars}
           hosts:
             app-1.beta.test:
-              ansible_host: 192.0.2.13
+              ansible_host: {ADDRESSES['app-1.beta.test']}
 {host_vars}
 """)
         env = {
