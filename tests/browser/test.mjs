@@ -66,7 +66,7 @@ const CANARY = `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">
 <link rel="icon" href="data:image/svg+xml,%3Csvg%20xmlns='http://www.w3.org/2000/svg'%3E%3C/svg%3E">
 <style>body{color:red}</style></head><body><p style="color:blue">canary</p><script>document.title = "ran";</script></body></html>`;
 
-let tmp, fixtureSite, longSite, refreshSite, server, browser;
+let tmp, fixtureSite, longSite, refreshSite, browser;
 const servers = [];
 const origins = {};
 
@@ -134,16 +134,10 @@ before(async () => {
   mkdirSync(path.join(tmp, "canary"));
   writeFileSync(path.join(tmp, "canary/index.html"), CANARY);
 
-  server = await serve(tmp);
-  servers.push(server);
-  const { port } = server.address();
   origins.file = { base: (site) => pathToFileURL(site).href + "/", allowed: pathToFileURL(tmp).href + "/" };
-  origins.http = {
-    base: (site) => `http://127.0.0.1:${port}/${path.basename(site)}/`,
-    allowed: `http://127.0.0.1:${port}/`,
-  };
-  for (const [name, policy] of [["jenkins", JENKINS_CSP], ["jenkins-same-origin", JENKINS_CSP_SAME_ORIGIN]]) {
-    const s = await serve(tmp, { "content-security-policy": policy });
+  // A plain local server, and one with each of Jenkins' policies.
+  for (const [name, policy] of [["http", null], ["jenkins", JENKINS_CSP], ["jenkins-same-origin", JENKINS_CSP_SAME_ORIGIN]]) {
+    const s = await serve(tmp, policy ? { "content-security-policy": policy } : {});
     servers.push(s);
     const { port } = s.address();
     origins[name] = { base: (site) => `http://127.0.0.1:${port}/${path.basename(site)}/`, allowed: `http://127.0.0.1:${port}/`, policy };
@@ -176,14 +170,17 @@ async function open(url, options = {}) {
   return { context, page, log };
 }
 
-async function withPage(url, options, fn) {
-  const p = await open(url, options);
+/** Runs `fn(page, log, response)` on a page that `opener` opened, then closes its context. */
+async function withOpened(opener, url, options, fn) {
+  const p = await opener(url, options);
   try {
-    return await fn(p.page, p.log);
+    return await fn(p.page, p.log, p.response);
   } finally {
     await p.context.close();
   }
 }
+
+const withPage = (url, options, fn) => withOpened(open, url, options, fn);
 
 const visibleRows = (page) =>
   page.evaluate(() =>
@@ -450,14 +447,7 @@ async function openUnderPolicy(url, options = {}) {
   return { context, page, log, response };
 }
 
-async function withPolicyPage(url, options, fn) {
-  const p = await openUnderPolicy(url, options);
-  try {
-    return await fn(p.page, p.log, p.response);
-  } finally {
-    await p.context.close();
-  }
-}
+const withPolicyPage = (url, options, fn) => withOpened(openUnderPolicy, url, options, fn);
 
 /** `rgb(r, g, b)` of `#rrggbb`, as getComputedStyle gives colours. */
 const cssRgb = (hex) => `rgb(${[1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(", ")})`;
