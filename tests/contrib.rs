@@ -11,7 +11,7 @@ mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -556,26 +556,14 @@ fn problems(written: &Written, queries: &[Query]) -> Vec<String> {
 
 // ---------------------------------------------------------------------------
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
-}
-
 #[test]
 fn the_run_writes_every_metric_family_envdash_has() {
     // Else a rule over a family this run happens not to write could not be checked.
     let mut sources = String::new();
-    for entry in walk(&root().join("src")) {
-        if entry.extension().is_some_and(|x| x == "rs") {
-            sources.push_str(&read(&entry));
+    for entry in walkdir::WalkDir::new(root().join("src")) {
+        let path = entry.unwrap().into_path();
+        if path.extension().is_some_and(|x| x == "rs") {
+            sources.push_str(&read(&path));
         }
     }
     // Metric names are the string literals `"envdash_…"` of the sources.
