@@ -196,7 +196,10 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
     written.push("status.json".to_owned());
     written.extend((0..matrix_pages).map(MatrixPages::file_name));
     written.push("index.html".to_owned());
-    written.extend([STATE_FILE.to_owned(), INCIDENTS_PAGE.to_owned(), FEED.to_owned()]);
+    if run.keep {
+        written.push(STATE_FILE.to_owned());
+    }
+    written.extend([INCIDENTS_PAGE.to_owned(), FEED.to_owned()]);
     write_manifest(site, &written)?;
     let mut keep: HashSet<String> = written.into_iter().collect();
     keep.insert(MANIFEST.to_owned());
@@ -230,7 +233,9 @@ fn write_alert_files(
     site: &Path,
     run: &alert::RunAlerts,
 ) -> Result<()> {
-    write_file(&site.join(STATE_FILE), |w| Ok(serde_json::to_writer(w, &run.state)?))?;
+    if run.keep {
+        write_file(&site.join(STATE_FILE), |w| Ok(serde_json::to_writer(w, &run.state)?))?;
+    }
     let incidents = alert::feed::views(&run.incidents, cfg.now);
     write_file(&site.join(INCIDENTS_PAGE), |w| {
         templates.render(INCIDENTS_PAGE, incidents_page(common, &incidents, run.incident_count, run.open), w)

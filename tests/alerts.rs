@@ -274,32 +274,126 @@ fn assert_valid_atom(feed: &Path, entries: usize) {
 }
 
 #[test]
-fn known_issues_silence_and_a_problem_still_open_when_the_window_ends_is_sent_then() {
+fn each_notifier_hears_only_what_its_filters_let_through() {
     let hooks = Hooks::start();
     let bench = Bench::new(&format!(
-        "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n[[known]]\nenvironment = \"prod\"\ncontainer = \"db\"\ntext = \"db upgrade OPS-7\"\nstart = \"{}\"\nexpires = \"{}\"\n",
+        r#"
+[[group]]
+name = "Prod"
+environments = ["preint"]
+[[notify]]
+name = "prod-pattern"
+kind = "webhook"
+url = "{}"
+environments = ["pro*"]
+[[notify]]
+name = "prod-group"
+kind = "webhook"
+url = "{}"
+groups = ["Prod"]
+[[notify]]
+name = "critical-only"
+kind = "webhook"
+url = "{}"
+min_severity = "critical"
+"#,
+        hooks.url("/pattern"),
+        hooks.url("/group"),
+        hooks.url("/critical")
+    ));
+    // prod: web exits (critical); preint: api turns unhealthy (warning); qa: job exits (critical).
+    let write = |env: &str, name: &str, status: Option<(&str, &str)>| {
+        let (state, status) = status.unwrap_or(("running", "Up 3 days"));
+        let text = format!("host,name,image,state,status\napp-1.{env}.example.io,{name},img:1,{state},{status}\n");
+        fs::write(bench.input.join(format!("{env}.txt")), text).unwrap();
+    };
+    write("prod", "web", None);
+    write("preint", "api", None);
+    write("qa", "job", None);
+    bench.run(0);
+    assert_eq!(hooks.count(), 0);
+    write("prod", "web", Some(("exited", "Exited (1) 1 minute ago")));
+    write("preint", "api", Some(("running", "Up 3 days (unhealthy)")));
+    write("qa", "job", Some(("exited", "Exited (2) 1 minute ago")));
+    bench.run(5);
+    let heard = |path: &str| -> Vec<(String, String)> {
+        let sent = hooks.at(path);
+        assert_eq!(sent.len(), 1, "{path}: one message");
+        let body = &sent[0].body;
+        body["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["environment"].as_str().unwrap().to_owned(), c["severity"].as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let pair = |env: &str, severity: &str| (env.to_owned(), severity.to_owned());
+    assert_eq!(heard("/pattern"), [pair("prod", "critical")], "environments = [\"pro*\"]");
+    assert_eq!(heard("/group"), [pair("preint", "warning")], "groups = [\"Prod\"]");
+    assert_eq!(heard("/critical"), [pair("prod", "critical"), pair("qa", "critical")], "min_severity = critical");
+}
+
+#[test]
+fn known_issues_silence_and_a_problem_still_open_when_the_window_ends_is_sent_then() {
+    let hooks = Hooks::start();
+    // db: a maintenance window that ends at 12 min. api: a known issue with no end in sight.
+    let bench = Bench::new(&format!(
+        "[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n\
+         [[known]]\nenvironment = \"prod\"\ncontainer = \"db\"\ntext = \"db upgrade OPS-7\"\nstart = \"{}\"\nexpires = \"{}\"\n\
+         [[known]]\nenvironment = \"prod\"\ncontainer = \"api\"\ntext = \"api retired, OPS-9\"\n",
         hooks.url("/hook"),
         at(-60),
         at(12)
     ));
     bench.prod(&[]);
     bench.run(0);
-    bench.prod(&["db"]);
+    bench.prod(&["db", "api"]);
     bench.run(5);
     bench.run(10);
-    assert_eq!(hooks.at("/hook").len(), 0, "explained by maintenance: nothing");
+    assert_eq!(hooks.at("/hook").len(), 0, "both explained: nothing");
+    let incidents = fs::read_to_string(bench.out.join("incidents.html")).unwrap();
+    for (name, text) in [("db", "db upgrade OPS-7"), ("api", "api retired, OPS-9")] {
+        let item = incidents
+            .split("<li ")
+            .find(|li| li.contains(&format!("app-1.prod.example.io &#x2f; {name}</a>")))
+            .unwrap_or_else(|| panic!("no incident for {name}: {incidents}"));
+        assert!(item.contains("⚑ KNOWN"), "{item}");
+        assert!(item.contains(&format!("Covered by a known issue: {text}; no alert was sent.")), "{item}");
+    }
     let (_, stderr) = bench.run_with(15, &["run"]);
     let sent = hooks.at("/hook");
     assert_eq!(sent.len(), 1, "the window ended at 12 min with db still down: {stderr}");
-    assert_eq!(changes(&sent[0].body), [("down".to_owned(), "db".to_owned())]);
+    assert_eq!(changes(&sent[0].body), [("down".to_owned(), "db".to_owned())], "api's known issue holds");
     bench.run(20);
     assert_eq!(hooks.at("/hook").len(), 1);
     let incidents = fs::read_to_string(bench.out.join("incidents.html")).unwrap();
-    assert!(incidents.contains("prod &#x2f; app-1.prod.example.io &#x2f; db"), "{incidents}");
-    assert!(
-        incidents.contains("Covered by a known issue: db upgrade OPS-7") || incidents.contains("✖ OPEN"),
-        "{incidents}"
-    );
+    let db = incidents.split("<li ").find(|li| li.contains("&#x2f; db</a>")).unwrap();
+    assert!(db.contains("✖ OPEN") && !db.contains("Covered by"), "db is an open problem now: {db}");
+}
+
+#[test]
+fn the_incident_log_keeps_thirty_days() {
+    let bench = Bench::new("");
+    bench.prod(&[]);
+    bench.run(0);
+    bench.prod(&["web"]);
+    bench.run(5);
+    bench.prod(&["web", "db"]);
+    bench.run(10);
+    bench.prod(&["db"]);
+    bench.run(15); // web recovered at 15 min; db still down
+    let day = 24 * 60;
+    let listed = |b: &Bench| {
+        let page = fs::read_to_string(b.out.join("incidents.html")).unwrap();
+        let history = fs::read_to_string(b.out.join("history/prod.json")).unwrap();
+        (page.matches("<li class=").count(), history.matches("\"started\"").count())
+    };
+    bench.run(30 * day + 10);
+    assert_eq!(listed(&bench), (2, 2), "web ended 30 days ago less 5 minutes: still kept");
+    bench.run(30 * day + 20);
+    assert_eq!(listed(&bench), (1, 1), "web ended more than 30 days ago: gone; db, still open, stays");
+    let page = fs::read_to_string(bench.out.join("incidents.html")).unwrap();
+    assert!(page.contains("&#x2f; db</a>") && page.contains("✖ OPEN"), "{page}");
 }
 
 #[test]
@@ -360,52 +454,110 @@ fn the_first_run_sends_one_summary_of_what_is_open() {
 }
 
 #[test]
-fn a_failing_endpoint_never_stops_the_run_and_its_message_goes_next_run_once() {
+fn failing_notifiers_never_stop_the_run_or_the_publish_and_their_message_goes_next_run_once() {
     let hooks = Hooks::start();
+    let smtp = Smtp::start();
+    let s3 = support::s3::S3Server::start();
+    s3.create_bucket("dash");
+    // Each attempt may take 2 s; the endpoint that never answers costs 3 of them
+    // plus the backoff (1 s, 2 s). The hooks server answers the others at once.
     let bench = Bench::new(&format!(
-        "[alerts]\ntimeout = \"1s\"\n[[notify]]\nname = \"broken\"\nkind = \"webhook\"\nurl = \"{}\"\n[[notify]]\nname = \"silent\"\nkind = \"webhook\"\nurl = \"{}\"\n",
+        r#"
+[alerts]
+timeout = "2s"
+[[notify]]
+name = "broken"
+kind = "webhook"
+url = "{}"
+[[notify]]
+name = "silent"
+kind = "webhook"
+url = "{}"
+[[notify]]
+name = "unknown-mailbox"
+kind = "email"
+smtp = "smtp://127.0.0.1:{port}?tls=none"
+from = "envdash@example.io"
+to = ["nobody@example.io"]
+[[notify]]
+name = "full-mailbox"
+kind = "email"
+smtp = "smtp://127.0.0.1:{port}?tls=none"
+from = "envdash@example.io"
+to = ["busy@example.io"]
+"#,
         hooks.url("/broken"),
-        hooks.url("/silent")
+        hooks.url("/silent"),
+        port = smtp.port
     ));
     let prom = bench.out.parent().unwrap().join("envdash.prom");
+    let endpoint = s3.endpoint();
+    let run = |minute: i64| {
+        let started = std::time::Instant::now();
+        let out = bench
+            .command(minute, &["run", "--prometheus", prom.to_str().unwrap()])
+            .envs(s3.credentials())
+            .args(["--bucket", "dash", "--endpoint-url", &endpoint, "--path-style"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "run at {minute} min: {}{stderr}", String::from_utf8_lossy(&out.stdout));
+        (stderr, started.elapsed())
+    };
+    let rcpts = |who: &str| {
+        fs::read_to_string(smtp.dir.path().join("rcpt.log")).unwrap_or_default().lines().filter(|l| *l == who).count()
+    };
     hooks.answer("/broken", Answer::Status(500));
     hooks.answer("/silent", Answer::Never);
     bench.prod(&[]);
-    bench.run(0);
+    run(0);
     bench.prod(&["web"]);
-    let started = std::time::Instant::now();
-    let (_, stderr) = bench.run_with(5, &["run", "--prometheus", prom.to_str().unwrap()]);
-    let took = started.elapsed();
-    // Three attempts each, with backoff, all within the run.
+    let (stderr, took) = run(5);
+    // What is worth another try is tried three times, with backoff, within the run;
+    // an unknown mailbox (550) once.
     assert_eq!(hooks.at("/broken").len(), 3, "{stderr}");
     assert_eq!(hooks.at("/silent").len(), 3, "{stderr}");
-    assert!(took < Duration::from_secs(30), "the run waited {took:?}");
+    assert_eq!((rcpts("busy@example.io"), rcpts("nobody@example.io")), (3, 1), "{stderr}");
+    assert!(took >= Duration::from_secs(3), "no backoff between attempts: the run took {took:?}");
     assert!(stderr.contains("notify broken: 1 change NOT delivered after 3 attempts"), "{stderr}");
     assert!(stderr.contains("127.0.0.1 answered HTTP 500"), "{stderr}");
-    assert!(
-        stderr.contains("notify silent: 1 change NOT delivered")
-            && stderr.contains("no answer from 127.0.0.1 after 1."),
-        "{stderr}"
-    );
+    let silent = stderr
+        .lines()
+        .find(|l| l.contains("notify silent: 1 change NOT delivered"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    // The wait it reports is the one it made: each attempt's 2 s, not less.
+    let waited: f64 = silent
+        .split("no answer from 127.0.0.1 after ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{silent}"));
+    assert!((2.0..10.0).contains(&waited), "{silent}");
+    assert!(stderr.contains("notify unknown-mailbox: 1 change NOT delivered after 1 attempt"), "{stderr}");
+    assert!(stderr.contains("(550): 5.1.1 <nobody@example.io>: mailbox unknown"), "the answer is reported: {stderr}");
+    assert!(stderr.contains("notify full-mailbox: 1 change NOT delivered after 3 attempts"), "{stderr}");
     assert!(!stderr.contains("/broken") && !stderr.contains("/silent"), "a webhook's URL is its secret: {stderr}");
-    // The site was still written, and says so.
+    // The site was still written and published, and says so.
     let status = bench.status();
     let n = &status["notifications"];
     assert_eq!(
         (&n[0]["name"], &n[0]["ok"], &n[0]["pending"], &n[0]["failures"]),
         (&"broken".into(), &false.into(), &1.into(), &1.into())
     );
-    assert!(fs::read_to_string(bench.out.join("index.html")).unwrap().contains("Alerts are not getting through"));
+    let published: Value = serde_json::from_slice(&s3.get("dash", "status.json")).unwrap();
+    assert_eq!(published["notifications"], status["notifications"], "the published status.json is this run's");
+    assert!(String::from_utf8(s3.get("dash", "index.html")).unwrap().contains("Alerts are not getting through"));
     let metrics = fs::read_to_string(&prom).unwrap();
     assert!(metrics.contains("envdash_notify_ok{notifier=\"broken\",kind=\"webhook\"} 0"), "{metrics}");
     assert!(metrics.contains("envdash_notify_pending_changes{notifier=\"silent\",kind=\"webhook\"} 1"), "{metrics}");
+    assert!(metrics.contains("envdash_notify_ok{notifier=\"unknown-mailbox\",kind=\"email\"} 0"), "{metrics}");
     // Fixed: the next run sends what waited, once; the run after sends nothing.
     hooks.answer("/broken", Answer::Status(200));
     hooks.answer("/silent", Answer::Status(204));
-    bench.run(10);
+    run(10);
     assert_eq!(changes(&hooks.at("/broken")[3].body), [("down".to_owned(), "web".to_owned())]);
     assert_eq!(hooks.at("/silent").len(), 4);
-    bench.run(15);
+    run(15);
     assert_eq!((hooks.at("/broken").len(), hooks.at("/silent").len()), (4, 4));
     assert_eq!(bench.status()["notifications"][0]["ok"], true);
 }
@@ -414,10 +566,23 @@ fn a_failing_endpoint_never_stops_the_run_and_its_message_goes_next_run_once() {
 fn a_dry_run_prints_what_would_be_sent_and_changes_no_state() {
     let hooks = Hooks::start();
     let bench = Bench::new(&format!("[[notify]]\nkind = \"webhook\"\nurl = \"{}\"\n", hooks.url("/hook")));
+    let state = bench.out.join("history/alerts.json");
+    // A dry run on a new site leaves no alert state, so the first real run is
+    // still the first: one summary of what is open, not a line per container.
+    bench.prod(&["db"]);
+    let (stdout, _) = bench.run_with(0, &["run", "--dry-run"]);
+    assert!(stdout.contains("would send") && stdout.contains("db"), "{stdout}");
+    assert!(!state.exists(), "a dry run wrote {}", state.display());
+    bench.run(1);
+    let sent = hooks.at("/hook");
+    assert_eq!((sent.len(), &sent[0].body["first_run"]), (1, &true.into()), "the first real run's summary");
     bench.prod(&[]);
-    bench.run(0);
+    bench.run(2);
+    hooks.clear();
+    let before = fs::read(&state).unwrap();
     bench.prod(&["web"]);
     let (stdout, _) = bench.run_with(5, &["run", "--dry-run"]);
+    assert_eq!(fs::read(&state).unwrap(), before, "a dry run leaves the alert state as it was");
     assert!(
         stdout.contains("notify webhook (webhook): would send")
             && stdout.contains("✖ DOWN container prod / app-1.prod.example.io / web"),

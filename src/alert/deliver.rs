@@ -294,14 +294,11 @@ async fn send_once(n: &Notifier, m: &Message, http: &Result<Http, String>, timeo
         NotifierKind::Teams => sinks::teams(m),
         NotifierKind::Email => {
             let (n, m) = (n.clone(), m.clone());
-            let sent = tokio::time::timeout(
-                timeout * 3,
-                tokio::task::spawn_blocking(move || email::send(&m, &n, timeout).map_err(|e| format!("{e:#}"))),
-            )
-            .await;
+            let sent =
+                tokio::time::timeout(timeout * 3, tokio::task::spawn_blocking(move || email::send(&m, &n, timeout)))
+                    .await;
             return match sent {
-                Ok(Ok(Ok(()))) => Ok(()),
-                Ok(Ok(Err(e))) => Err(Failure::Transient(e)),
+                Ok(Ok(sent)) => sent,
                 Ok(Err(e)) => Err(Failure::Transient(format!("the mail task failed: {e}"))),
                 Err(_) => Err(Failure::Transient(format!(
                     "the SMTP server did not finish within {} s",

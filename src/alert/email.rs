@@ -11,6 +11,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{SmtpTransport, Transport};
 
+use crate::alert::http::Failure;
 use crate::alert::message::{Message, headline, one_line, since};
 use crate::alert::sinks::{html, html_line, plain};
 use crate::settings::Notifier;
@@ -110,8 +111,21 @@ fn html_body(m: &Message) -> String {
     out
 }
 
-/// Sends `m` once, within `timeout` for each step of the SMTP dialogue.
-pub fn send(m: &Message, n: &Notifier, timeout: Duration) -> Result<()> {
+/// Sends `m` once, within `timeout` for each step of the SMTP dialogue. What
+/// cannot succeed on another try (the settings, a 5xx answer such as an unknown
+/// recipient or a refused login) is [`Failure::Permanent`]; a refused or dropped
+/// connection, a timeout or a 4xx answer is worth another try.
+pub fn send(m: &Message, n: &Notifier, timeout: Duration) -> Result<(), Failure> {
+    let (transport, s) = transport(n, timeout).map_err(|e| Failure::Permanent(format!("{e:#}")))?;
+    let mail = mail(m, n).map_err(|e| Failure::Permanent(format!("{e:#}")))?;
+    transport.send(&mail).map(drop).map_err(|e| {
+        let said = format!("SMTP server {}:{} did not take the mail: {e}", s.host, s.port);
+        if e.is_permanent() { Failure::Permanent(said) } else { Failure::Transient(said) }
+    })
+}
+
+/// The SMTP client for notifier `n`, from its settings and the environment.
+fn transport(n: &Notifier, timeout: Duration) -> Result<(SmtpTransport, Server)> {
     let url = n.smtp.as_deref().unwrap_or_default();
     let s = server(url)?;
     let params = || TlsParameters::new(s.host.clone()).context("cannot set up TLS for the SMTP server");
@@ -130,9 +144,7 @@ pub fn send(m: &Message, n: &Notifier, timeout: Duration) -> Result<()> {
             .with_context(|| format!("the SMTP password's variable {password_env:?} is not set"))?;
         transport = transport.credentials(Credentials::new(user, password));
     }
-    let mail = mail(m, n)?;
-    transport.build().send(&mail).map_err(|e| anyhow!("SMTP server {}:{} refused the mail: {e}", s.host, s.port))?;
-    Ok(())
+    Ok((transport.build(), s))
 }
 
 #[cfg(test)]

@@ -109,6 +109,8 @@ pub fn step(before: &Before, alerts: &mut state::EnvAlerts, seen: &Seen) -> EnvA
 pub struct RunAlerts {
     /// The state to keep (the old one, unchanged, on a dry run).
     pub state: state::AlertState,
+    /// Whether `state` is written: not by a dry run that found none.
+    pub keep: bool,
     pub changes: usize,
     pub first_run: bool,
     pub deliveries: Vec<deliver::Delivery>,
@@ -164,6 +166,7 @@ pub fn finish(
     state.prune();
     let plans = deliver::plan(settings, &mut state, &changes, &announced, first_run, now);
     let tries = deliver::Tries::of(settings);
+    let mut keep = true;
     let deliveries = match mode {
         NotifyMode::Send => deliver::send_all(settings, &mut state, plans, tries, false),
         NotifyMode::DryRun => {
@@ -172,6 +175,9 @@ pub fn finish(
             }
             deliver::send_all(settings, &mut state, plans, tries, true);
             state = before.previous.clone().unwrap_or_else(|| state::AlertState::new(now));
+            // With no state before, none is written: the next real run is still
+            // the first, and sends its one summary.
+            keep = before.previous.is_some();
             Vec::new()
         }
         NotifyMode::Queue => {
@@ -189,7 +195,7 @@ pub fn finish(
             log::info!("{}", d.summary());
         }
     }
-    RunAlerts { state, changes: changes.len(), first_run, deliveries, open, incidents, incident_count }
+    RunAlerts { state, keep, changes: changes.len(), first_run, deliveries, open, incidents, incident_count }
 }
 
 /// Each configured notifier's standing after a run, for `status.json`, the

@@ -77,6 +77,11 @@ impl Hooks {
         self.shared.lock().unwrap().received.iter().filter(|r| r.path == path).cloned().collect()
     }
 
+    /// Forgets what was received so far.
+    pub fn clear(&self) {
+        self.shared.lock().unwrap().received.clear();
+    }
+
     pub fn count(&self) -> usize {
         self.shared.lock().unwrap().received.len()
     }

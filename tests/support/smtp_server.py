@@ -12,10 +12,27 @@ from pathlib import Path
 from aiosmtpd.smtp import SMTP
 
 
+# Recipients the server refuses, as a real one does an unknown mailbox (5xx:
+# never worth another try) or a full one (4xx: try later). Each RCPT is noted
+# in OUT_DIR/rcpt.log, so a test can count the attempts.
+REFUSED = {
+    "nobody@example.io": "550 5.1.1 <nobody@example.io>: mailbox unknown",
+    "busy@example.io": "452 4.2.2 <busy@example.io>: mailbox full, try again later",
+}
+
+
 class Keep:
     def __init__(self, folder):
         self.folder = Path(folder)
         self.n = 0
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        with open(self.folder / "rcpt.log", "a") as log:
+            log.write(address + "\n")
+        if address in REFUSED:
+            return REFUSED[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.n += 1
