@@ -294,7 +294,48 @@ impl Columns {
         }
         Ok(columns)
     }
+
+    /// The columns of what programs printed: errors, health-check output, logs.
+    fn free_text(&self) -> [Option<usize>; 3] {
+        [self.detail, self.inspect.health_output, self.inspect.logs]
+    }
+
+    /// `row` with its free-text fields cut to [`FREE_TEXT_BYTES`] (a log keeps
+    /// its end, the others their start), or `None` when the row is too long
+    /// without them.
+    fn cut_free_text(&self, row: &csv::ByteRecord) -> Option<csv::ByteRecord> {
+        let free = self.free_text();
+        let rest: usize =
+            row.iter().enumerate().filter(|(i, _)| !free.contains(&Some(*i))).map(|(_, f)| f.len() + 1).sum();
+        if rest > MAX_LINE_BYTES {
+            return None;
+        }
+        let mut cut = csv::ByteRecord::with_capacity(rest + 3 * FREE_TEXT_BYTES, row.len());
+        for (i, f) in row.iter().enumerate() {
+            if f.len() <= FREE_TEXT_BYTES || !free.contains(&Some(i)) {
+                cut.push_field(f);
+            } else if Some(i) == self.inspect.logs {
+                // The last lines matter most; start at a whole character.
+                let mut start = f.len() - FREE_TEXT_BYTES;
+                while start < f.len() && (f[start] & 0xc0) == 0x80 {
+                    start += 1;
+                }
+                cut.push_field(&[b"\xe2\x80\xa6".as_slice(), &f[start..]].concat());
+            } else {
+                let mut end = FREE_TEXT_BYTES;
+                while end > 0 && (f[end] & 0xc0) == 0x80 {
+                    end -= 1;
+                }
+                cut.push_field(&[&f[..end], b"\xe2\x80\xa6".as_slice()].concat());
+            }
+        }
+        Some(cut)
+    }
 }
+
+/// A row's error, health-check and log texts are cut to this when the row is
+/// longer than [`MAX_LINE_BYTES`]: the gathering module sends at most 16 KiB of log.
+pub const FREE_TEXT_BYTES: usize = 16 * 1024;
 
 /// CSV layout: RFC 4180 with a header row, columns in any order.
 fn parse_csv(bytes: &[u8]) -> ParsedFile {
@@ -319,10 +360,28 @@ fn parse_csv(bytes: &[u8]) -> ParsedFile {
         let lineno = buffer.position().map_or(lineno, |p| p.line() as usize);
         let len = buffer.as_slice().len();
         if len > MAX_LINE_BYTES {
-            out.warn(lineno, format!("row is {len} bytes long (limit {MAX_LINE_BYTES}); skipped"));
-            continue;
+            // What a program printed may be long; the row is kept with it cut.
+            match columns.cut_free_text(&buffer) {
+                Some(cut) => {
+                    out.warn(
+                        lineno,
+                        format!(
+                            "row is {len} bytes long: its error, health-check and log texts were cut to \
+                             {FREE_TEXT_BYTES} bytes each"
+                        ),
+                    );
+                    buffer = cut;
+                }
+                None => {
+                    out.warn(lineno, format!("row is {len} bytes long (limit {MAX_LINE_BYTES}); skipped"));
+                    continue;
+                }
+            }
         }
-        if buffer.as_slice().contains(&0) {
+        // NUL in what a program printed is shown as U+FFFD (see `printable`);
+        // anywhere else it means the file is damaged.
+        let free = columns.free_text();
+        if buffer.iter().enumerate().any(|(i, f)| !free.contains(&Some(i)) && f.contains(&0)) {
             out.warn(lineno, "row contains NUL bytes; skipped");
             continue;
         }
@@ -442,13 +501,55 @@ fn inspect_fields<'r>(
     c.restart_policy = Text::new(field(cols.restart_policy));
     let detail = Detail {
         finished_at,
-        error: error.to_owned(),
-        health_output: field(cols.health_output).to_owned(),
-        logs: field(cols.logs).to_owned(),
+        error: printable(error).into_owned(),
+        health_output: printable(field(cols.health_output)).into_owned(),
+        logs: printable(field(cols.logs)).into_owned(),
     };
     if !detail.is_empty() {
         c.detail = Some(Box::new(detail));
     }
+}
+
+/// What a program printed, made fit to show: terminal escape sequences (colours,
+/// cursor moves, titles) removed, carriage returns made line breaks, and every
+/// other control character (NUL among them) shown as U+FFFD, so that log lines
+/// and error texts can go into a page, an XML report or a message as they are.
+/// Text without control characters (the usual case) is borrowed.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let is_control = |c: char| (c.is_control() && c != '\n' && c != '\t') || c == '\u{2028}' || c == '\u{2029}';
+    if !text.contains(is_control) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                // CSI: parameters and intermediates, then one final byte.
+                Some('[') => {
+                    while chars.next_if(|c| ('\u{20}'..='\u{3f}').contains(c)).is_some() {}
+                    chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
+                }
+                // OSC (a window title, a hyperlink): up to BEL or ESC \\.
+                Some(']') => {
+                    while let Some(c) = chars.next() {
+                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
+                            break;
+                        }
+                    }
+                }
+                // Any other escape is two characters long.
+                _ => {}
+            },
+            '\r' => {
+                chars.next_if_eq(&'\n');
+                out.push('\n');
+            }
+            c if is_control(c) => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out.into()
 }
 
 #[cfg(test)]

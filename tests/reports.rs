@@ -346,6 +346,68 @@ fn hostile_names_are_escaped_in_every_output() {
 }
 
 #[test]
+fn hostile_log_lines_are_escaped_or_cut_in_every_output() {
+    // What a crashing program printed: markup, colours and a cursor move, invalid
+    // UTF-8, NUL, a carriage return, and a last line of 1 MB.
+    let mut logs: Vec<u8> =
+        b"<script>alert(1)</script>\n\x1b[31mred\x1b[0m \x1b]0;title\x07text\n\xff\xfe bad\n".to_vec();
+    logs.extend_from_slice(b"nul\x00here\rback\n");
+    logs.extend(std::iter::repeat_n(b'x', 1 << 20));
+    logs.extend_from_slice(b" the end");
+    let mut csv =
+        b"host,name,image,state,status,exit_code,logs\nh1,job,img:1,exited,Exited (3) 1 minute ago,3,\"".to_vec();
+    csv.extend_from_slice(&logs);
+    csv.extend_from_slice(b"\"\nh1,web,img:1,running,Up 2 days,,\n");
+    // Beside it, files without the new columns: CSV and the legacy layout.
+    let dir = input(&[
+        ("hostile.txt", &csv),
+        ("plain.txt", b"host,name,image,status\nh1,web,img:1,Exited (1) 1 minute ago\n"),
+        ("legacy.txt", b"h1\nweb,Exited (137) 1 minute ago,img:1\n"),
+    ]);
+    let out = Out::new();
+    let stderr = text(&out.render(dir.path(), &[]).success().get_output().stderr);
+    assert!(stderr.contains("hostile.txt:2: row is"), "the cut is reported with file and line: {stderr}");
+
+    let status = out.status();
+    let env = |name: &str| envs(&status).iter().find(|e| e["name"] == name).unwrap().clone();
+    let hostile = env("hostile");
+    let job = &hostile["hosts"][0]["containers"][0];
+    assert_eq!((&job["name"], &job["exit_code"]), (&"job".into(), &3.into()), "the row is kept: {job}");
+    let kept = job["logs"].as_str().unwrap();
+    assert!(kept.ends_with("xxx the end") && kept.len() <= 16 * 1024 + 3, "its log keeps its end, cut: {}", kept.len());
+    assert!(!kept.contains(['\u{1b}', '\0', '\r', '\u{7}']), "no control characters: {kept:?}");
+    // The same text, shorter, keeps every line: the early lines are kept as text.
+    let head = &csv[..csv.iter().position(|&b| b == b'"').unwrap() + 1];
+    let short = [head, &logs[..logs.len() - (1 << 20) - 8], b"\"\n"].concat();
+    let dir2 = input(&[("short.txt", &short)]);
+    let out2 = Out::new();
+    out2.render(dir2.path(), &[]).success();
+    let job2 = out2.status()["environments"][0]["hosts"][0]["containers"][0].clone();
+    assert_eq!(
+        job2["logs"].as_str().unwrap(),
+        "<script>alert(1)</script>\nred text\n\u{fffd}\u{fffd} bad\nnul\u{fffd}here\nback",
+        "colours and titles gone, controls shown as U+FFFD, a carriage return a line break"
+    );
+    let page = read(out2.site.join("short.html"));
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;") && !page.contains("<script>alert"), "{page}");
+    assert_junit_valid(&out2.junit);
+    assert!(xpath(&out2.junit, "string(//testcase[@name='job']/failure)").contains("red text"));
+
+    // The big one: every page and report stays whole and small, the XML valid.
+    for file in fs::read_dir(&out.site).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()) {
+        let bytes = fs::read(&file).unwrap();
+        assert!(bytes.len() < 2 << 20, "{} is {} bytes", file.display(), bytes.len());
+        assert!(!bytes.contains(&0) && !bytes.contains(&0x1b), "{} holds a control byte", file.display());
+    }
+    assert_junit_valid(&out.junit);
+    assert_metrics_valid(&out.prom);
+    // The files without the new columns read as they always did.
+    assert_eq!(env("plain")["hosts"][0]["containers"][0]["exit_code"], 1);
+    assert_eq!(env("legacy")["hosts"][0]["containers"][0]["exit_code"], 137);
+    assert!(env("legacy")["hosts"][0]["containers"][0].get("logs").is_none());
+}
+
+#[test]
 fn an_unusable_file_is_an_error_in_junit_and_unknown_elsewhere() {
     let dir = input(&[("empty.txt", b""), ("good.txt", b"h1.example.io\nweb,Up 3 weeks,nginx:1.25\n")]);
     let out = Out::new();

@@ -71,6 +71,43 @@ class LogTail(unittest.TestCase):
         self.assertTrue(all(l.startswith("line ") and l.endswith("x" * 20) for l in cut.splitlines()), cut)
         self.assertEqual(module.tail(text, 0, 10_000), "")
 
+    def test_a_very_long_line_is_cut_not_dropped(self):
+        text = "first\n" + "y" * 1_000_000 + " end\nlast"
+        cut = module.tail(text, 20, 16384)
+        lines = cut.splitlines()
+        self.assertEqual([lines[0], lines[-1]], ["first", "last"], "the lines around it stay")
+        self.assertEqual(lines[1], "y" * (4096 - 3) + "…")
+        self.assertLessEqual(len(cut.encode()), 16384)
+        # Cut inside a character: never half of one.
+        self.assertEqual(module.tail("é" * 5000, 1, 400), "é" * 198 + "…")
+
+
+class Clean(unittest.TestCase):
+    def test_escapes_go_controls_show_and_text_stays(self):
+        printed = (
+            "<b>html</b> \x1b[1;31mred\x1b[0m \x1b]0;a title\x07shown \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ "
+            "nul\x00here\r\nnext\rover \x7f\x85 é\tok"
+        )
+        self.assertEqual(module.clean(printed), "<b>html</b> red shown link nul\ufffdhere\nnext\nover \ufffd\ufffd é\tok")
+
+
+class ReduceInspect(unittest.TestCase):
+    def test_an_oom_kill_is_reported_as_such(self):
+        # Captured from `docker inspect` of a container killed by the kernel's OOM
+        # killer under `--memory 8m` (trimmed to the fields the module reads).
+        captured = {"Id": "f00d", "RestartCount": 0, "HostConfig": {"RestartPolicy": {"Name": "no"}},
+                    "State": {"Status": "exited", "Running": False, "OOMKilled": True, "Dead": False,
+                              "ExitCode": 137, "Error": "", "StartedAt": "2026-11-25T16:20:00.1Z",
+                              "FinishedAt": "2026-11-25T16:20:04.9Z"}}
+        out = module.reduce_inspect(captured, module.Redactor([]))
+        self.assertEqual((out["oom_killed"], out["exit_code"], out["finished_at"]), (True, 137, "2026-11-25T16:20:04.9Z"))
+        running = {"Id": "c0de", "RestartCount": 7, "HostConfig": {"RestartPolicy": {"Name": "always"}},
+                   "State": {"Status": "running", "OOMKilled": False, "ExitCode": 0,
+                             "StartedAt": "2026-11-25T16:29:00Z", "FinishedAt": "0001-01-01T00:00:00Z"}}
+        out = module.reduce_inspect(running, module.Redactor([]))
+        self.assertEqual((out["oom_killed"], out["restart_count"], out["restart_policy"]), (False, 7, "always"))
+        self.assertNotIn("exit_code", out, "a running container has no exit code to report")
+
 
 def fake_docker(folder, hang_on_logs):
     """A docker that answers ps and inspect with one exited container and, for
@@ -112,13 +149,15 @@ def run_module(args):
 class Deadline(unittest.TestCase):
     def test_a_hanging_docker_logs_is_cut_by_the_same_timeout_and_the_listing_kept(self):
         with tempfile.TemporaryDirectory() as d:
-            result, took = run_module({"timeout": 2, "docker": fake_docker(d, hang_on_logs=True)})
+            # 5 s: enough for the fake ps and inspect on a busy machine, so that it is
+            # the hung logs that the deadline cuts.
+            result, took = run_module({"timeout": 5, "docker": fake_docker(d, hang_on_logs=True)})
         self.assertFalse(result.get("failed"), result)
         self.assertEqual(result["docker_rc"], 0)
         self.assertTrue(result["timed_out"])
-        self.assertEqual(result["error"], "docker logs did not answer within 2 s")
+        self.assertEqual(result["error"], "docker logs did not answer within 5 s")
         self.assertEqual([c["name"] for c in result["containers"]], ["job"], "the listing is kept")
-        self.assertNotIn("logs", result["containers"][0])
+        self.assertEqual(result["containers"][0]["logs"], "[no log lines: docker logs did not answer within 5 s]")
         self.assertLess(took, 30, "the module waited for the hung docker logs")
 
     def test_logs_are_gathered_and_redacted_on_the_host(self):
@@ -128,6 +167,14 @@ class Deadline(unittest.TestCase):
         job = result["containers"][0]
         self.assertEqual(job["logs"], "job: [redacted]\njob: failed")
         self.assertEqual((job["exit_code"], job["finished_at"], job["restart_policy"]), (1, "2026-11-25T16:21:00Z", "no"))
+
+    def test_log_lines_zero_gathers_no_logs(self):
+        with tempfile.TemporaryDirectory() as d:
+            result, _ = run_module({"timeout": 10, "docker": fake_docker(d, hang_on_logs=True), "log_lines": 0})
+        self.assertFalse(result["timed_out"], "docker logs was called")
+        job = result["containers"][0]
+        self.assertEqual(job["exit_code"], 1, "inspect still ran")
+        self.assertNotIn("logs", job)
 
     def test_without_inspect_only_the_listing_is_gathered(self):
         with tempfile.TemporaryDirectory() as d:

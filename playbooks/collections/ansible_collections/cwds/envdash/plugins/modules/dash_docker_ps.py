@@ -105,6 +105,9 @@ from ansible.module_utils.basic import AnsibleModule
 REDACTED = "[redacted]"
 # Health-check output and errors are kept short; logs have their own limit.
 TEXT_LIMIT = 2048
+# A log line longer than this is cut (a minified payload, a progress bar), so
+# that one line never pushes the lines before it out of the log tail.
+LINE_LIMIT = 4096
 # Containers per `docker inspect` call: the argument list stays far below ARG_MAX.
 INSPECT_CHUNK = 1000
 # `docker logs` calls at once.
@@ -162,16 +165,35 @@ class Redactor:
         return value
 
 
+# Terminal escape sequences: CSI (colours, cursor moves), OSC (titles, links,
+# up to BEL or ESC \\), and any other two-character escape.
+ESCAPES = re.compile(r"\x1b\[[\x20-\x3f]*[\x40-\x7e]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\\\)?|\x1b.?", re.S)
+# Control characters other than tab and line feed (NUL among them), DEL and C1.
+CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(value):
+    """What a program printed, fit to travel in a CSV field and be shown:
+    escapes removed, carriage returns made line breaks, other control
+    characters replaced by U+FFFD."""
+    value = ESCAPES.sub("", value).replace("\r\n", "\n").replace("\r", "\n")
+    return CONTROLS.sub("\ufffd", value)
+
+
 def short(value, limit=TEXT_LIMIT):
     value = value.strip()
     return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
 def tail(data, lines, limit):
-    """The last `lines` lines of data, at most `limit` bytes, whole lines only."""
+    """The last `lines` lines of data, at most `limit` bytes: whole lines, but
+    for a line longer than LINE_LIMIT (or `limit`), which keeps its start and "…"."""
     kept = data.splitlines()[-lines:] if lines > 0 else []
+    longest = max(min(limit, LINE_LIMIT), 4)
     out, size = [], 0
     for line in reversed(kept):
+        if len(line.encode("utf-8")) > longest:
+            line = line.encode("utf-8")[: longest - 3].decode("utf-8", errors="ignore") + "…"
         size += len(line.encode("utf-8")) + 1
         if size > limit:
             break
@@ -211,9 +233,9 @@ def reduce_inspect(c, redact):
         out["exit_code"] = st.get("ExitCode", "")
         out["finished_at"] = zero_time(st.get("FinishedAt", ""))
     if st.get("Error"):
-        out["error"] = short(redact(st["Error"]))
+        out["error"] = short(clean(redact(st["Error"])))
     if health.get("Status") == "unhealthy" and health.get("Log"):
-        out["health_output"] = short(redact(text(health["Log"][-1].get("Output", ""))))
+        out["health_output"] = short(clean(redact(text(health["Log"][-1].get("Output", "")))))
     return out
 
 
@@ -296,7 +318,7 @@ def gather(p, deadline):
             rc, out, _ = run([docker, "logs", "--tail", str(p["log_lines"]), r["id"]], deadline, merge=True)
         except TimedOut:
             return r, None
-        return r, tail(redact(text(out)), p["log_lines"], p["log_bytes"]) if rc == 0 else ""
+        return r, tail(clean(redact(text(out))), p["log_lines"], p["log_bytes"]) if rc == 0 else ""
 
     if wanted:
         with ThreadPoolExecutor(max_workers=LOG_WORKERS) as pool:
@@ -304,6 +326,8 @@ def gather(p, deadline):
                 if log is None:
                     result["timed_out"] = True
                     result["error"] = result["error"] or "docker logs did not answer within %d s" % deadline.seconds
+                    # Said where the log would be, so the page tells why there is none.
+                    r["logs"] = "[no log lines: docker logs did not answer within %d s]" % deadline.seconds
                 elif log:
                     r["logs"] = log
     for r in records:
