@@ -218,9 +218,13 @@ impl Monitor {
                 let mut fresh_loop = false;
                 match (c.restart_count, before) {
                     // The engine counts restarts: growth since the last run is exact.
-                    (Some(now_count), Some(Track { restart_count: Some(was), .. })) => {
+                    // A crash loop that restarted again since is still one, however
+                    // few restarts its growing back-off left room for: it ends when
+                    // a run finds it has not restarted.
+                    (Some(now_count), Some(Track { restart_count: Some(was), crash_loop: was_loop, .. })) => {
                         let grown = if replay { 0 } else { now_count.saturating_sub(*was) as usize };
                         restarts.extend(std::iter::repeat_n(self.now, grown.min(RESTARTS_KEPT)));
+                        fresh_loop = *was_loop && grown > 0;
                     }
                     // Seen for the first time (or its count for the first time): a
                     // count that is already high and a start moments ago say it
@@ -478,6 +482,30 @@ mod tests {
         let mut e = counted("Up 1 minute", 0, "2026-11-25T16:39:00Z");
         m3.apply(&mut e, Some(h2)).unwrap();
         assert_eq!(e.hosts[0].containers[0].restarts, 3, "a smaller count adds nothing");
+    }
+
+    #[test]
+    fn a_crash_loop_that_restarted_again_stays_one_until_a_run_finds_it_still() {
+        // The engine's back-off doubles up to a minute: between two runs a crash
+        // loop may restart only once, and be caught in the moment it is up.
+        let settings = Settings { history_runs: Some(2), ..Settings::default() };
+        let counted = |status: &str, count: u32, started: &str| {
+            let mut e = env(&[("h", "api", status)]);
+            let c = &mut e.hosts[0].containers[0];
+            (c.restart_count, c.started_at) = (Some(count), Some(t(started)));
+            e
+        };
+        let mut e = counted("Up Less than a second", 7, "2026-11-25T16:29:59Z");
+        let h1 = monitor(settings.clone(), "2026-11-25T16:30:00Z").apply(&mut e, None).unwrap();
+        assert!(e.hosts[0].containers[0].crash_loop);
+        let mut e = counted("Up Less than a second", 8, "2026-11-25T16:34:59Z");
+        let h2 = monitor(settings.clone(), "2026-11-25T16:35:00Z").apply(&mut e, Some(h1)).unwrap();
+        let api = &e.hosts[0].containers[0];
+        assert_eq!((api.restarts, api.crash_loop, api.problem), (1, true, true), "restarted again: still a loop");
+        let mut e = counted("Up 5 minutes", 8, "2026-11-25T16:34:59Z");
+        monitor(settings, "2026-11-25T16:40:00Z").apply(&mut e, Some(h2)).unwrap();
+        let api = &e.hosts[0].containers[0];
+        assert_eq!((api.crash_loop, api.problem), (false, false), "no restart since the last run: it holds");
     }
 
     #[test]

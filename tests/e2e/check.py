@@ -190,12 +190,13 @@ def every_host_was_reached_over_ssh_as_the_user():
 @check
 def an_unreachable_host_costs_no_more_than_the_timeouts():
     timeout, ssh_timeout = (int(x) for x in (WORK / "limits").read_text().split())
+    # The gathering task alone, from its start to the next task's (run.sh notes
+    # when each task starts): the SSH timeout was really waited for (packets
+    # dropped, not a refused port), and the hung daemon's timeout ran beside it,
+    # not after it. The margin is for Ansible's own work on a busy machine.
     took = float((WORK / "gather.seconds").read_text())
-    # The SSH timeout was really waited for (packets dropped, not a refused
-    # port), and the hung daemon's timeout ran beside it, not after it. The
-    # margin is for Ansible itself on a busy machine.
     assert took >= ssh_timeout - 0.5, f"gathering took {took} s: the unreachable host did not time out"
-    assert took <= timeout + ssh_timeout + 15, f"gathering took {took} s, limits {timeout} + {ssh_timeout} s"
+    assert took <= timeout + ssh_timeout + 5, f"gathering took {took} s, limits {timeout} + {ssh_timeout} s"
 
 
 @check
@@ -286,9 +287,13 @@ def problems_say_why_with_their_last_log_lines():
     page = (WORK / "site-run1" / next(e["page"] for e in STATUS["environments"] if e["name"] == ALPHA)).read_text()
     assert "exited 3 at " in page and "<summary>Last log lines of job_fail</summary>" in page, "no reason or log block"
     assert "job: giving up" in page and "job: [redacted]" in page, "the log lines are not on the page"
-    # Healthy containers: nothing gathered beyond their state.
+    # Healthy containers: nothing gathered beyond their state, though web and api
+    # printed lines ("web: listening on 8080", "api: ready").
     for key in [("app-1.alpha.e2e.test", "web"), (THROUGH_JUMP, "api"), (WITH_BECOME, "web")]:
         assert "logs" not in shown[key] and "reason" not in shown[key], (key, shown[key])
+    with open(WORK / "envs-after-run1" / f"{ALPHA}.txt", newline="") as f:
+        logs = {r["name"]: r["logs"] for r in csv.DictReader(f) if r["name"] in ("web", "api")}
+    assert logs == {"web": "", "api": ""}, f"a healthy container's log was gathered: {logs}"
 
 
 @check
@@ -415,8 +420,26 @@ def one_webhook_per_change_and_none_in_between():
     changes = [(c["change"], c.get("host"), c.get("container")) for c in down["changes"]]
     assert changes == [("down", "app-1.alpha.e2e.test", "web")], changes
     assert down["changes"][0]["problem"] == "exited", down["changes"][0]
+    # The alert says why, with the last lines web printed before it stopped.
+    assert down["changes"][0]["state"].startswith("exited 137"), down["changes"][0]["state"]
+    assert down["changes"][0].get("logs") == ["web: listening on 8080"], down["changes"][0]
     changes = [(c["change"], c.get("host"), c.get("container")) for c in up["changes"]]
     assert changes == [("recovered", "app-1.alpha.e2e.test", "web")], changes
+
+
+@check
+def a_crash_loop_stays_one_from_run_to_run_by_its_count():
+    # Run 4, two minutes of the run's clock after run 1: the engine's count grew
+    # (its back-off may have left room for a single restart), and whichever phase
+    # the listing caught, it is still a crash loop, so no recovery was sent.
+    run4 = containers(load(WORK / "site-run4" / "status.json"))
+    loop = run4[(THROUGH_JUMP, "crashloop")]
+    first = TRUTH[(ALPHA, THROUGH_JUMP)]["crashloop"]["restart_count"]
+    grew = loop["restart_count"] > first
+    # Between restarts (the back-off) the engine says `restarting`; caught up, it
+    # has restarted since run 1.
+    assert grew or loop["state"] == "restarting", f"count {first} in run 1, run 4 caught {loop['state']}: {loop}"
+    assert loop.get("crash_loop") is True and loop["problem"], f"run 4 caught {loop['state']}: {loop}"
 
 
 @check

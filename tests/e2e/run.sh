@@ -32,6 +32,8 @@ VENV=${VENV:-$ROOT/.venv}
 export PATH="$VENV/bin:$PATH"
 export ANSIBLE_CONFIG=$ROOT/playbooks/ansible.cfg
 export ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=false
+# When each task started (tests/e2e/callback_plugins/task_times.py), for check.py.
+export ANSIBLE_CALLBACK_PLUGINS=$ROOT/tests/e2e/callback_plugins ANSIBLE_CALLBACKS_ENABLED=task_times
 
 # fd 3: the script's own stdout, so that messages of the teardown are seen even
 # when a signal arrives while a command's output is redirected.
@@ -191,7 +193,8 @@ run() { local d=$1; shift; on "$d" run -d --network none "$@" >/dev/null; }
 # d2 = api-1.alpha: crash-looping, created, healthy, paused.
 # d3 = app-1.beta (and rundeck-1.beta, jenkins-1.beta): running, exited, health starting.
 run d2 --name crashloop --restart always "$IMG" sh -c 'echo "crashloop: cannot open /data"; exit 1' # first: its count must grow
-run d1 --name web "$IMG" sleep 100000
+# Healthy containers print too: that their lines are not gathered is checked.
+run d1 --name web "$IMG" sh -c 'echo "web: listening on 8080"; exec sleep 100000'
 # Known lines, a comma and quotes in the command (the CSV keeps them in their
 # field), and a secret from the environment that must never leave the host.
 run d1 --name job_fail -e DB_PASSWORD=hunter2-e2e-secret "$IMG" \
@@ -205,7 +208,8 @@ run d1 --name sick --health-cmd 'echo "curl: (7) Failed to connect to localhost 
 # missed (exit 137 with OOMKilled false: seen once here on a cold machine).
 run d1 --name hog -m 8m --memory-swap 8m "$IMG" sh -c 'echo "hog: filling memory"; sleep 2; x=a; while true; do x=$x$x; done'
 on d2 create --network none --name never_started "$IMG" sleep 100000 >/dev/null
-run d2 --name api --health-cmd true --health-interval 1s --health-retries 1 "$IMG" sleep 100000
+run d2 --name api --health-cmd true --health-interval 1s --health-retries 1 "$IMG" \
+  sh -c 'echo "api: ready"; exec sleep 100000'
 run d2 --name frozen "$IMG" sleep 100000
 on d2 pause frozen >/dev/null
 run d3 --name web "$IMG" sleep 100000
@@ -433,11 +437,17 @@ export ENVDASH_NOW
 ENVDASH_NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 log "run 1: ansible-playbook $PLAYBOOK (installed from $(basename "$ENVDASH_COLLECTION"))"
 start=$(date +%s.%N)
-playbook >"$WORK/run1.log" 2>&1 || { cat "$WORK/run1.log"; die "the playbook failed"; }
+E2E_TASK_TIMES=$WORK/run1.tasks playbook >"$WORK/run1.log" 2>&1 || { cat "$WORK/run1.log"; die "the playbook failed"; }
 end=$(date +%s.%N)
-# When the gathering was over: the environment files are written right after it.
-gathered=$(stat -c %.Y "$WORK/envs/e2e-alpha.txt")
-python3 -c "print(round($gathered - $start, 2))" >"$WORK/gather.seconds"
+# The gathering: from the start of the task that lists the containers to the
+# start of the next one (Ansible starts it when every host has answered or
+# timed out).
+python3 -c '
+import sys
+times = [line.split(" ", 1) for line in open(sys.argv[1]).read().splitlines()]
+i = next(i for i, (_, name) in enumerate(times) if "List every container" in name)
+print(round(float(times[i + 1][0]) - float(times[i][0]), 2))
+' "$WORK/run1.tasks" >"$WORK/gather.seconds"
 echo "$TIMEOUT $SSH_TIMEOUT" >"$WORK/limits"
 log "run 1 took $(python3 -c "print(round($end - $start, 1))") s, gathering $(cat "$WORK/gather.seconds") s"
 # What run 1 published and what the engines said then, for check.py (later runs
@@ -487,7 +497,13 @@ cp -r "$WORK/envs" "$WORK/envs-after-run3"
 # --- runs 4 and 5: a container stops, then starts again ----------------------------
 # Two and four minutes after run 1 on the run's clock; each must send exactly one
 # webhook, the first naming web as down, the second as recovered.
-later() { date -u -d "@$(( $(date -u -d "$1" +%s) + $2 ))" +%Y-%m-%dT%H:%M:%SZ; }
+# The run's clock: that many seconds after run 1, or the real time when that is later.
+later() {
+  local t=$(( $(date -u -d "$1" +%s) + $2 )) now
+  now=$(date -u +%s)
+  [ "$now" -gt "$t" ] && t=$now
+  date -u -d "@$t" +%Y-%m-%dT%H:%M:%SZ
+}
 RUN1_NOW=$ENVDASH_NOW
 on d1 stop -t 1 web >/dev/null
 wait_for d1 web '{{.State.Status}}' exited
@@ -495,6 +511,8 @@ ENVDASH_NOW=$(later "$RUN1_NOW" 120)
 log "run 4: web stopped"
 playbook >"$WORK/run4.log" 2>&1 || { cat "$WORK/run4.log"; die "run 4 failed"; }
 hooks_after run4
+cp -a "$WORK/site" "$WORK/site-run4"
+cp -a "$WORK/truth" "$WORK/truth-run4"
 on d1 start web >/dev/null
 wait_for d1 web '{{.State.Status}}' running
 ENVDASH_NOW=$(later "$RUN1_NOW" 240)
