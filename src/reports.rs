@@ -672,7 +672,9 @@ impl Family {
             Family::HostUp => {
                 "1 when the host answered docker ps; 0 when it was unreachable, had no Docker or was missing."
             }
-            Family::EnvironmentStatus => "Always 1; the status label is ok, problem, known, stale or unknown.",
+            Family::EnvironmentStatus => {
+                "Always 1; the status label is ok, problem, known, stale or unknown; page is the environment's page in the site."
+            }
             Family::EnvironmentHosts => "Hosts listed for the environment.",
             Family::EnvironmentContainers => "Containers listed for the environment.",
             Family::EnvironmentProblems => "Problem containers of the environment that no known issue explains.",
@@ -767,7 +769,8 @@ fn metrics(env: &Environment) -> Vec<Vec<u8>> {
         }
     }
     let c = &env.counts;
-    emit(Family::EnvironmentStatus, &[("env", e), ("status", env.status.as_str())], &1);
+    // `page`: the environment's page in the site, for links from alerts and panels.
+    emit(Family::EnvironmentStatus, &[("env", e), ("status", env.status.as_str()), ("page", &env.page)], &1);
     let per_env = [
         (Family::EnvironmentHosts, c.hosts),
         (Family::EnvironmentContainers, c.containers),
@@ -983,7 +986,7 @@ mod tests {
         );
         assert_eq!(
             family(&parts, Family::EnvironmentStatus),
-            "envdash_environment_status{env=\"qa\",status=\"problem\"} 1\n"
+            "envdash_environment_status{env=\"qa\",status=\"problem\",page=\"qa.html\"} 1\n"
         );
         assert_eq!(family(&parts, Family::EnvironmentProblems), "envdash_environment_problems{env=\"qa\"} 1\n");
         assert_eq!(family(&parts, Family::ContainerKnownIssue), "");

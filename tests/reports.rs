@@ -240,9 +240,10 @@ fn metrics_of_the_fixtures_pass_promtool_and_agree_with_status_json() {
             assert_eq!(sample(&metrics, &format!("{family}{env}")), count(e, key), "{family}{env}");
         }
         let status_series = format!(
-            "envdash_environment_status{{env=\"{}\",status=\"{}\"}}",
+            "envdash_environment_status{{env=\"{}\",status=\"{}\",page=\"{}\"}}",
             e["name"].as_str().unwrap(),
-            e["status"].as_str().unwrap()
+            e["status"].as_str().unwrap(),
+            e["page"].as_str().unwrap()
         );
         assert_eq!(sample(&metrics, &status_series), 1);
     }
@@ -424,7 +425,7 @@ fn an_unusable_file_is_an_error_in_junit_and_unknown_elsewhere() {
 
     assert_metrics_valid(&out.prom);
     let metrics = read(&out.prom);
-    assert_eq!(sample(&metrics, r#"envdash_environment_status{env="empty",status="unknown"}"#), 1);
+    assert_eq!(sample(&metrics, r#"envdash_environment_status{env="empty",status="unknown",page="empty.html"}"#), 1);
     assert_eq!(sample(&metrics, r#"envdash_environments{status="unknown"}"#), 1);
     assert_eq!(out.badge("empty")["message"], "unknown");
 
