@@ -144,6 +144,38 @@ impl Bench {
     }
 }
 
+/// Validates every body against the generic webhook's JSON Schema
+/// (contrib/webhook/envdash-webhook.schema.json), with jsonschema from the test
+/// virtualenv.
+fn assert_webhook_schema(received: &[support::hooks::Received]) {
+    assert!(!received.is_empty(), "no webhook to validate");
+    let schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/webhook/envdash-webhook.schema.json");
+    let script = "import json, sys, jsonschema\n\
+        schema = json.load(open(sys.argv[1]))\n\
+        jsonschema.Draft202012Validator.check_schema(schema)\n\
+        v = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())\n\
+        bad = [f'body {i}: {e.json_path}: {e.message}' for i, b in enumerate(json.load(sys.stdin)) for e in v.iter_errors(b)]\n\
+        print('\\n'.join(bad)); sys.exit(1 if bad else 0)";
+    let bodies: Vec<&Value> = received.iter().map(|r| &r.body).collect();
+    let mut child = Command::new(venv_python())
+        .args(["-c", script])
+        .arg(schema)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), serde_json::to_string(&bodies).unwrap().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "webhook bodies against the schema:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn changes(body: &Value) -> Vec<(String, String)> {
     body["changes"]
         .as_array()
@@ -258,10 +290,21 @@ to = ["oncall@example.io"]
     let notifiers = status["notifications"].as_array().unwrap();
     assert_eq!(notifiers.len(), 4);
     assert!(notifiers.iter().all(|n| n["ok"] == true && n["pending"] == 0), "{notifiers:?}");
+    assert_webhook_schema(&hooks.at("/hook"));
 }
 
-/// Reads the feed with feedparser (from the test virtualenv), a real Atom reader.
+/// Checks the feed against RFC 4287's rules (tests/support/atom_check.py), and
+/// reads it with feedparser (from the test virtualenv), a real Atom reader.
 fn assert_valid_atom(feed: &Path, entries: usize) {
+    let checker = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/atom_check.py");
+    let out = Command::new(venv_python()).arg(checker).arg(feed).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{} is not valid Atom:\n{}{}",
+        feed.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     let script = "import feedparser, sys\nf = feedparser.parse(sys.argv[1])\nprint(int(f.bozo), f.version, len(f.entries), len({e.id for e in f.entries}))";
     let out = Command::new(venv_python()).args(["-c", script]).arg(feed).output().unwrap();
     let said = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -420,6 +463,7 @@ fn reminders_repeat_what_is_still_down() {
     bench.prod(&[]);
     bench.run(45);
     assert_eq!(changes(&hooks.at("/hook")[2].body), [("recovered".to_owned(), "web".to_owned())]);
+    assert_webhook_schema(&hooks.at("/hook"));
 }
 
 #[test]
@@ -436,6 +480,7 @@ fn a_flapping_container_sends_one_message_with_a_count() {
     let w = |kind: &str| vec![(kind.to_owned(), "web".to_owned())];
     assert_eq!(sent, [w("down"), w("recovered"), w("down"), w("flapping")], "ten flips, four messages");
     assert_eq!(hooks.at("/hook")[3].body["changes"][0]["flips"], 4);
+    assert_webhook_schema(&hooks.at("/hook"));
 }
 
 #[test]
@@ -451,6 +496,7 @@ fn the_first_run_sends_one_summary_of_what_is_open() {
     assert_eq!(changes(&sent[0].body), [("open".to_owned(), "db".to_owned()), ("open".to_owned(), "web".to_owned())]);
     bench.run(5);
     assert_eq!(hooks.at("/hook").len(), 1, "nothing repeated");
+    assert_webhook_schema(&hooks.at("/hook"));
 }
 
 #[test]
@@ -652,6 +698,7 @@ fn hostile_names_are_escaped_in_every_channel_and_cannot_inject_mail_headers() {
     let html = html_part(mail);
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;"), "{html}");
     assert!(!html.contains("<script>"), "escaped in the HTML part:\n{html}");
+    assert_valid_atom(&bench.out.join("feed.xml"), 1);
 }
 
 /// The decoded text/html part of a mail, read by Python's email package.

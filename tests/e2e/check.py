@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 
 import boto3
+import jsonschema
 
 WORK = Path(sys.argv[1])
 PREFIX = "dash/"
@@ -413,7 +414,13 @@ def one_webhook_per_change_and_none_in_between():
     # Run 2 renders the same again at the same time: nothing. Run 4: web stopped.
     # Run 5: web started again.
     assert counts == {"run1": 1, "run2": 1, "run4": 2, "run5": 3}, counts
-    first, down, up = hooks()
+    received = hooks()
+    schema = json.loads((Path(__file__).parents[2] / "contrib/webhook/envdash-webhook.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    for body in received:
+        errors = [f"{e.json_path}: {e.message}" for e in validator.iter_errors(body)]
+        assert not errors, f"a webhook body is not what the schema says: {errors}"
+    first, down, up = received
     assert first["first_run"] is True and first["title"].startswith("envdash is watching: "), first["title"]
     open_names = {c.get("container") for c in first["changes"]}
     assert {"job_fail", "crashloop", "hog"} <= open_names, open_names
