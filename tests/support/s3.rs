@@ -59,20 +59,10 @@ impl S3Server {
         let data = tempfile::tempdir().expect("temp dir for the S3 data");
         let log = Arc::new(Mutex::new(Vec::new()));
         let fault = Arc::new(Fault::default());
-        let (running, port) = spawn_server(data.path(), 0, Arc::clone(&log), Arc::clone(&fault));
+        let (running, port) = spawn_server(data.path(), Arc::clone(&log), Arc::clone(&fault));
         let client_runtime =
             tokio::runtime::Builder::new_current_thread().enable_all().build().expect("client runtime");
-        let conf = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .http_client(envdash::publish::http_client())
-            .region(Region::new(REGION))
-            .endpoint_url(format!("http://127.0.0.1:{port}"))
-            .force_path_style(true)
-            .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .build();
-        let client = aws_sdk_s3::Client::from_conf(conf);
-        Self { data, port, log, fault, running: Some(running), client_runtime, client }
+        Self { data, port, log, fault, running: Some(running), client_runtime, client: client(port) }
     }
 
     /// From now on, the server stops itself when an object PUT arrives after `puts`
@@ -106,12 +96,14 @@ impl S3Server {
         }
     }
 
-    /// Starts again on the same port with the same data, without a planned fault.
+    /// Starts again with the same data, without a planned fault, on a port the
+    /// system picks (its old one may have gone to another test meanwhile): take
+    /// [`S3Server::endpoint`] again after it.
     pub fn restart(&mut self) {
         self.stop();
         self.fault.limit.store(usize::MAX, Ordering::SeqCst);
-        let (running, _) = spawn_server(self.data.path(), self.port, Arc::clone(&self.log), Arc::clone(&self.fault));
-        self.running = Some(running);
+        let (running, port) = spawn_server(self.data.path(), Arc::clone(&self.log), Arc::clone(&self.fault));
+        (self.running, self.port, self.client) = (Some(running), port, client(port));
     }
 
     /// The envdash binary with test credentials and nothing from the AWS files or
@@ -226,7 +218,22 @@ impl Drop for S3Server {
 }
 
 /// Binds 127.0.0.1:`port` (0: any) and serves on a thread of its own.
-fn spawn_server(root: &Path, port: u16, log: Arc<Mutex<Vec<Request>>>, fault: Arc<Fault>) -> (Running, u16) {
+/// The test's own S3 client, for the server on `port`.
+fn client(port: u16) -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .http_client(envdash::publish::http_client())
+        .region(Region::new(REGION))
+        .endpoint_url(format!("http://127.0.0.1:{port}"))
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "tests"))
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+/// Serves the data folder on a port the system picks (bound to 0: nothing can race for it).
+fn spawn_server(root: &Path, log: Arc<Mutex<Vec<Request>>>, fault: Arc<Fault>) -> (Running, u16) {
     let fs = s3s_fs::FileSystem::new(root).expect("s3s-fs data folder");
     let mut builder = S3ServiceBuilder::new(fs);
     builder.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
@@ -238,7 +245,7 @@ fn spawn_server(root: &Path, port: u16, log: Arc<Mutex<Vec<Request>>>, fault: Ar
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("server runtime");
         runtime.block_on(async move {
-            let listener = match bind(port) {
+            let listener = match tokio::net::TcpListener::bind("127.0.0.1:0").await {
                 Ok(listener) => listener,
                 Err(e) => {
                     let _ = bound_tx.send(Err(e));
@@ -249,16 +256,8 @@ fn spawn_server(root: &Path, port: u16, log: Arc<Mutex<Vec<Request>>>, fault: Ar
             serve(listener, service, watch_rx).await;
         });
     });
-    let port = bound_rx.recv().expect("server thread").unwrap_or_else(|e| panic!("bind 127.0.0.1:{port}: {e}"));
+    let port = bound_rx.recv().expect("server thread").unwrap_or_else(|e| panic!("bind 127.0.0.1:0: {e}"));
     (Running { shutdown, thread }, port)
-}
-
-/// With SO_REUSEADDR, so a restart gets its port back while old connections linger.
-fn bind(port: u16) -> std::io::Result<tokio::net::TcpListener> {
-    let socket = tokio::net::TcpSocket::new_v4()?;
-    socket.set_reuseaddr(true)?;
-    socket.bind(([127, 0, 0, 1], port).into())?;
-    socket.listen(128)
 }
 
 async fn serve(listener: tokio::net::TcpListener, service: Recording, mut shutdown: watch::Receiver<bool>) {
