@@ -640,14 +640,27 @@ test("printing: light colours, no filter or navigation, and a PDF as an artifact
   });
 });
 
-test("screenshots of the master page and an environment page, desktop and phone, light and dark", async () => {
-  for (const p of ["index.html", "demo-int.html"]) {
+test("screenshots of the master page and environment pages, desktop and phone, light and dark", async () => {
+  // integration.html has the inspect and log columns: its problem rows give the
+  // reason in words and a log block, shown opened in the "-logs" shots.
+  for (const p of ["index.html", "demo-int.html", "integration.html"]) {
     for (const [label, viewport] of [["desktop", DESKTOP], ["phone", PHONE]]) {
       for (const colorScheme of ["light", "dark"]) {
-        const file = path.join(ARTIFACTS, `${p.replace(".html", "")}-${label}-${colorScheme}.png`);
-        await withPage(origins.http.base(fixtureSite) + p, { viewport, colorScheme, deviceScaleFactor: 1 }, (page) =>
-          page.screenshot({ path: file, fullPage: true }));
-        assert.ok(statSync(file).size > 5_000, file);
+        for (const open of p === "integration.html" ? [false, true] : [false]) {
+          const file = path.join(ARTIFACTS, `${p.replace(".html", "")}-${label}-${colorScheme}${open ? "-logs" : ""}.png`);
+          await withPage(origins.http.base(fixtureSite) + p, { viewport, colorScheme, deviceScaleFactor: 1 }, async (page) => {
+            if (open) {
+              const opened = await page.evaluate(() => {
+                const blocks = document.querySelectorAll("tr.logs details");
+                blocks.forEach((d) => { d.open = true; });
+                return blocks.length;
+              });
+              assert.ok(opened > 0, "no log block to open on integration.html");
+            }
+            await page.screenshot({ path: file, fullPage: true });
+          });
+          assert.ok(statSync(file).size > 5_000, file);
+        }
       }
     }
   }
