@@ -16,7 +16,7 @@
 //! - The first run (no state at all) sends one summary of what is **open**,
 //!   not a line per container ever seen.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,7 @@ pub struct Policy {
 pub fn advance(st: &mut EnvAlerts, seen: &Seen, policy: &Policy) -> Vec<Change> {
     st.prune(policy.now, policy.flap_window);
     let current: BTreeMap<String, &Problem> = seen.problems.iter().map(|p| (p.subject.key(), p)).collect();
-    let mut run = Run { st, changes: Vec::new(), policy };
+    let mut run = Run { st, changes: Vec::new(), policy, incident_at: None };
     if policy.remind {
         // What was open and announced before this run, and still is.
         run.changes.extend(still_down(run.st, policy.now, |o| current.contains_key(&o.subject.key())));
@@ -141,6 +141,10 @@ struct Run<'a> {
     st: &'a mut EnvAlerts,
     changes: Vec<Change>,
     policy: &'a Policy,
+    /// Where each incident is in `st.incidents`, by id (the last of an id wins),
+    /// made at the first lookup: an environment with thousands of open problems
+    /// would otherwise search its incidents once per problem.
+    incident_at: Option<HashMap<String, usize>>,
 }
 
 impl Run<'_> {
@@ -186,6 +190,9 @@ impl Run<'_> {
             } else if !self.flipped(key, &open, p) {
                 self.changes.push(change_of(&open, ChangeKind::Down, now, p));
             }
+        }
+        if let Some(at) = &mut self.incident_at {
+            at.insert(incident.clone(), self.st.incidents.len());
         }
         self.st.incidents.push(Incident {
             id: incident,
@@ -282,7 +289,11 @@ impl Run<'_> {
     }
 
     fn incident_mut(&mut self, id: &str) -> Option<&mut Incident> {
-        self.st.incidents.iter_mut().rev().find(|i| i.id == id)
+        let incidents = &self.st.incidents;
+        let at = self
+            .incident_at
+            .get_or_insert_with(|| incidents.iter().enumerate().map(|(at, i)| (i.id.clone(), at)).collect());
+        at.get(id).and_then(|&at| self.st.incidents.get_mut(at))
     }
 }
 

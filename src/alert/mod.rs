@@ -354,9 +354,12 @@ pub fn observe(env: &Environment) -> Seen {
     if !seen.judged {
         return seen;
     }
+    // Labels (`web (2)` for a second `web`) are made only where names repeat:
+    // elsewhere a label is the name, and a host without problems needs none.
+    let host_names_repeat = repeats(env.hosts.iter().map(|h| h.name.as_str()));
     let mut hosts_seen = HashSet::new();
     for host in &env.hosts {
-        let name = unique(&mut hosts_seen, &host.name);
+        let name = if host_names_repeat { unique(&mut hosts_seen, &host.name) } else { host.name.clone() };
         if host.reach != Reach::Ok {
             seen.problems.push(Problem {
                 subject: Subject { env: env.name.clone(), host: Some(name), container: None },
@@ -374,12 +377,19 @@ pub fn observe(env: &Environment) -> Seen {
             continue;
         }
         seen.listed_hosts.insert(name.clone());
+        if !host.containers.iter().any(|c| c.problem) {
+            continue;
+        }
+        let names_repeat = repeats(host.containers.iter().map(|c| c.name.as_str()));
         let mut names = HashSet::new();
         for c in &host.containers {
-            let container = unique(&mut names, &c.name);
             if !c.problem {
+                if names_repeat {
+                    unique(&mut names, &c.name);
+                }
                 continue;
             }
+            let container = if names_repeat { unique(&mut names, &c.name) } else { c.name.to_string() };
             let (problem, severity) = problem_of(c);
             seen.problems.push(Problem {
                 subject: Subject { env: env.name.clone(), host: Some(name.clone()), container: Some(container) },
@@ -394,6 +404,18 @@ pub fn observe(env: &Environment) -> Seen {
         }
     }
     seen
+}
+
+/// Whether a name occurs twice (or a name looks like a label, `web (2)`, that
+/// numbering could collide with): then labels are made one by one.
+fn repeats<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> bool {
+    let mut seen = HashSet::with_capacity(names.len());
+    for name in names {
+        if name.ends_with(')') || !seen.insert(name) {
+            return true;
+        }
+    }
+    false
 }
 
 /// A problem container's kind and how bad it is: stopped is critical, still
