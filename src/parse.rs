@@ -362,6 +362,7 @@ fn parse_csv(bytes: &[u8]) -> ParsedFile {
         if len > MAX_LINE_BYTES {
             // What a program printed may be long; the row is kept with it cut.
             match columns.cut_free_text(&buffer) {
+                Some(cut) if cut.as_slice().len() == len => buffer = cut,
                 Some(cut) => {
                     out.warn(
                         lineno,
@@ -432,7 +433,7 @@ fn csv_row(out: &mut ParsedFile, hosts: &mut Hosts, columns: &Columns, record: &
     let (entry, _) = hosts.get(host, lineno);
     if let Some(reach) = reach {
         entry.reach = reach;
-        let why = [detail, status].into_iter().find(|s| !s.is_empty()).map(str::to_owned);
+        let why = [detail, status].into_iter().find(|s| !s.is_empty()).map(|s| printable(s).into_owned());
         entry.detail = why.or(entry.detail.take());
         return;
     }
@@ -524,22 +525,33 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
-            '\u{1b}' => match chars.next() {
-                // CSI: parameters and intermediates, then one final byte.
+            '\u{1b}' => match chars.peek() {
+                // CSI (colours, cursor moves): parameters and intermediates, then one final byte.
                 Some('[') => {
+                    chars.next();
                     while chars.next_if(|c| ('\u{20}'..='\u{3f}').contains(c)).is_some() {}
                     chars.next_if(|c| ('\u{40}'..='\u{7e}').contains(c));
                 }
-                // OSC (a window title, a hyperlink): up to BEL or ESC \\.
+                // OSC (a window title, a hyperlink): up to BEL or ESC \\, and never
+                // past the end of its line, so an unterminated one loses no other line.
                 Some(']') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' || (c == '\u{1b}' && chars.next_if_eq(&'\\').is_some()) {
-                            break;
+                    chars.next();
+                    while chars.next_if(|&c| c != '\u{7}' && c != '\u{1b}' && c != '\n').is_some() {}
+                    if chars.next_if_eq(&'\u{7}').is_none() {
+                        // ESC \\ ends it; an ESC that begins something else is left for the loop.
+                        let mut ahead = chars.clone();
+                        if ahead.next() == Some('\u{1b}') && ahead.next() == Some('\\') {
+                            chars = ahead;
                         }
                     }
                 }
-                // Any other escape is two characters long.
-                _ => {}
+                // Other escapes (`ESC ( B`, `ESC =`): intermediates, then one final byte.
+                Some(c) if ('\u{20}'..='\u{7e}').contains(c) => {
+                    while chars.next_if(|c| ('\u{20}'..='\u{2f}').contains(c)).is_some() {}
+                    chars.next_if(|c| ('\u{30}'..='\u{7e}').contains(c));
+                }
+                // A lone ESC (before a line break, or the end) is shown, and takes nothing with it.
+                _ => out.push('\u{fffd}'),
             },
             '\r' => {
                 chars.next_if_eq(&'\n');
@@ -555,6 +567,29 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printable_removes_escapes_and_shows_controls_without_losing_text() {
+        let cases = [
+            ("plain text\twith a tab\nand a line", "plain text\twith a tab\nand a line"),
+            ("\u{1b}[1;31mred\u{1b}[0m ok", "red ok"),
+            // tput sgr0: a charset escape with an intermediate byte, then a CSI.
+            ("a\u{1b}(B\u{1b}[mb", "ab"),
+            ("\u{1b}]0;title\u{7}after", "after"),
+            ("\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\ end", "link end"),
+            // An unterminated OSC ends at its line; an ESC inside it starts the next escape.
+            ("\u{1b}]0;cut\nnext line", "\nnext line"),
+            ("\u{1b}]0;t\u{1b}[31mred", "red"),
+            // A lone ESC is shown and swallows nothing.
+            ("end\u{1b}\nnext", "end\u{fffd}\nnext"),
+            ("end\u{1b}", "end\u{fffd}"),
+            ("nul\0here\r\nnext\rover \u{7f}\u{85} é", "nul\u{fffd}here\nnext\nover \u{fffd}\u{fffd} é"),
+        ];
+        for (input, shown) in cases {
+            assert_eq!(printable(input), shown, "{input:?}");
+        }
+        assert!(matches!(printable("nothing to do"), std::borrow::Cow::Borrowed(_)));
+    }
     use crate::status::Health;
 
     fn names(p: &ParsedFile) -> Vec<(String, Vec<String>)> {

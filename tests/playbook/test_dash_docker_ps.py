@@ -80,6 +80,8 @@ class LogTail(unittest.TestCase):
         self.assertLessEqual(len(cut.encode()), 16384)
         # Cut inside a character: never half of one.
         self.assertEqual(module.tail("é" * 5000, 1, 400), "é" * 198 + "…")
+        # A limit below the line limit still keeps the cut line.
+        self.assertEqual(module.tail("z" * 10_000, 5, 4096), "z" * 4092 + "…")
 
 
 class Clean(unittest.TestCase):
@@ -89,6 +91,17 @@ class Clean(unittest.TestCase):
             "nul\x00here\r\nnext\rover \x7f\x85 é\tok"
         )
         self.assertEqual(module.clean(printed), "<b>html</b> red shown link nul\ufffdhere\nnext\nover \ufffd\ufffd é\tok")
+        # tput sgr0 (a charset escape, then a CSI); an OSC cut short ends at its line;
+        # a lone ESC is shown and takes nothing with it.
+        self.assertEqual(module.clean("a\x1b(B\x1b[mb"), "ab")
+        self.assertEqual(module.clean("\x1b]0;cut\nnext"), "\nnext")
+        self.assertEqual(module.clean("\x1b]0;t\x1b[31mred"), "red")
+        self.assertEqual(module.clean("end\x1b\nnext"), "end\ufffd\nnext")
+
+    def test_colours_cannot_hide_a_secret_from_redaction(self):
+        redact = module.Redactor(DEFAULTS["dash_log_redact"])
+        coloured = "\x1b[36mpassword\x1b[0m=hunter2"
+        self.assertNotIn("hunter2", redact(module.clean(coloured)))
 
 
 class ReduceInspect(unittest.TestCase):
@@ -116,13 +129,15 @@ def fake_docker(folder, hang_on_logs):
     inspect = [{"Id": "abc", "Name": "/job", "RestartCount": 0, "HostConfig": {"RestartPolicy": {"Name": "no"}},
                 "State": {"Status": "exited", "ExitCode": 1, "OOMKilled": False, "Error": "",
                           "StartedAt": "2026-11-25T16:20:00Z", "FinishedAt": "2026-11-25T16:21:00Z"}}]
+    # The secret in colour, as a logger with colours on prints it.
+    logs = "exec sleep 600" if hang_on_logs else 'printf "job: \\033[36mpassword\\033[0m=topsecret\\n"; echo job: failed'
     path = Path(folder) / "docker"
     path.write_text(
         "#!/bin/sh\n"
         f"case \"$1\" in\n"
         f"  ps) echo '{json.dumps(ps)}' ;;\n"
         f"  inspect) echo '{json.dumps(inspect)}' ;;\n"
-        f"  logs) {'exec sleep 600' if hang_on_logs else 'echo job: password=topsecret; echo job: failed'} ;;\n"
+        f"  logs) {logs} ;;\n"
         "esac\n"
     )
     path.chmod(path.stat().st_mode | stat.S_IEXEC)

@@ -165,9 +165,14 @@ class Redactor:
         return value
 
 
-# Terminal escape sequences: CSI (colours, cursor moves), OSC (titles, links,
-# up to BEL or ESC \\), and any other two-character escape.
-ESCAPES = re.compile(r"\x1b\[[\x20-\x3f]*[\x40-\x7e]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\\\)?|\x1b.?", re.S)
+# Terminal escape sequences: CSI (colours, cursor moves); OSC (titles, links),
+# up to BEL or ESC \\ and never past its line; any other escape (`ESC ( B`):
+# intermediates and one final byte. A lone ESC is left to CONTROLS.
+ESCAPES = re.compile(
+    r"\x1b\[[\x20-\x3f]*[\x40-\x7e]?"
+    r"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"
+    r"|\x1b[\x20-\x2f]*[\x30-\x7e]"
+)
 # Control characters other than tab and line feed (NUL among them), DEL and C1.
 CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -189,7 +194,7 @@ def tail(data, lines, limit):
     """The last `lines` lines of data, at most `limit` bytes: whole lines, but
     for a line longer than LINE_LIMIT (or `limit`), which keeps its start and "…"."""
     kept = data.splitlines()[-lines:] if lines > 0 else []
-    longest = max(min(limit, LINE_LIMIT), 4)
+    longest = max(min(limit - 1, LINE_LIMIT), 4)
     out, size = [], 0
     for line in reversed(kept):
         if len(line.encode("utf-8")) > longest:
@@ -233,9 +238,9 @@ def reduce_inspect(c, redact):
         out["exit_code"] = st.get("ExitCode", "")
         out["finished_at"] = zero_time(st.get("FinishedAt", ""))
     if st.get("Error"):
-        out["error"] = short(clean(redact(st["Error"])))
+        out["error"] = short(redact(clean(st["Error"])))
     if health.get("Status") == "unhealthy" and health.get("Log"):
-        out["health_output"] = short(clean(redact(text(health["Log"][-1].get("Output", "")))))
+        out["health_output"] = short(redact(clean(text(health["Log"][-1].get("Output", "")))))
     return out
 
 
@@ -261,7 +266,7 @@ def gather(p, deadline):
         result.update(docker_rc=124, timed_out=True, error="docker ps did not answer within %d s" % deadline.seconds)
         return result
     if rc != 0:
-        result.update(docker_rc=rc, error=redact(text(err).strip()) or "docker ps failed with exit code %d" % rc)
+        result.update(docker_rc=rc, error=redact(clean(text(err))).strip() or "docker ps failed with exit code %d" % rc)
         return result
     rows = []
     for line in text(out).splitlines():
@@ -318,7 +323,8 @@ def gather(p, deadline):
             rc, out, _ = run([docker, "logs", "--tail", str(p["log_lines"]), r["id"]], deadline, merge=True)
         except TimedOut:
             return r, None
-        return r, tail(clean(redact(text(out))), p["log_lines"], p["log_bytes"]) if rc == 0 else ""
+        # Cleaned before redaction: colour codes around `password=` must not hide it.
+        return r, tail(redact(clean(text(out))), p["log_lines"], p["log_bytes"]) if rc == 0 else ""
 
     if wanted:
         with ThreadPoolExecutor(max_workers=LOG_WORKERS) as pool:
