@@ -216,23 +216,23 @@ impl Monitor {
                     .unwrap_or_default();
                 let up = matches!(c.state, State::Running | State::Paused).then(|| uptime(&c.status)).flatten();
                 let mut fresh_loop = false;
+                let started_recently = c
+                    .started_at
+                    .is_some_and(|s| self.now.duration_since(s) < SignedDuration::from_secs(CRASH_LOOP_FRESH_SECONDS));
                 match (c.restart_count, before) {
                     // The engine counts restarts: growth since the last run is exact.
-                    // A crash loop that restarted again since is still one, however
-                    // few restarts its growing back-off left room for: it ends when
-                    // a run finds it has not restarted.
+                    // A crash loop that restarted again since, moments ago, is still
+                    // one, however few restarts its growing back-off left room for:
+                    // it ends when a run finds it has not restarted lately.
                     (Some(now_count), Some(Track { restart_count: Some(was), crash_loop: was_loop, .. })) => {
                         let grown = if replay { 0 } else { now_count.saturating_sub(*was) as usize };
                         restarts.extend(std::iter::repeat_n(self.now, grown.min(RESTARTS_KEPT)));
-                        fresh_loop = *was_loop && grown > 0;
+                        fresh_loop = *was_loop && grown > 0 && started_recently;
                     }
                     // Seen for the first time (or its count for the first time): a
                     // count that is already high and a start moments ago say it
                     // keeps coming back.
                     (Some(count), _) => {
-                        let started_recently = c.started_at.is_some_and(|s| {
-                            self.now.duration_since(s) < SignedDuration::from_secs(CRASH_LOOP_FRESH_SECONDS)
-                        });
                         fresh_loop = count as usize >= CRASH_LOOP_RESTARTS && started_recently;
                     }
                     (None, _) if replay => {}
@@ -503,9 +503,14 @@ mod tests {
         let api = &e.hosts[0].containers[0];
         assert_eq!((api.restarts, api.crash_loop, api.problem), (1, true, true), "restarted again: still a loop");
         let mut e = counted("Up 5 minutes", 8, "2026-11-25T16:34:59Z");
-        monitor(settings, "2026-11-25T16:40:00Z").apply(&mut e, Some(h2)).unwrap();
+        monitor(settings.clone(), "2026-11-25T16:40:00Z").apply(&mut e, Some(h2.clone())).unwrap();
         let api = &e.hosts[0].containers[0];
         assert_eq!((api.crash_loop, api.problem), (false, false), "no restart since the last run: it holds");
+        // After a day without runs, one restart (the policy's, long ago) is no loop.
+        let mut e = counted("Up 20 hours", 9, "2026-11-25T20:00:00Z");
+        monitor(settings, "2026-11-26T16:35:00Z").apply(&mut e, Some(h2)).unwrap();
+        let api = &e.hosts[0].containers[0];
+        assert_eq!((api.crash_loop, api.problem), (false, false), "a restart 20 hours ago is not a crash loop");
     }
 
     #[test]
