@@ -564,7 +564,12 @@ to = ["busy@example.io"]
     assert_eq!(hooks.at("/broken").len(), 3, "{stderr}");
     assert_eq!(hooks.at("/silent").len(), 3, "{stderr}");
     assert_eq!((rcpts("busy@example.io"), rcpts("nobody@example.io")), (3, 1), "{stderr}");
-    assert!(took >= Duration::from_secs(3), "no backoff between attempts: the run took {took:?}");
+    // The backoff: 1 s before the second attempt, 2 s before the third.
+    let broken = hooks.at("/broken");
+    let gaps: Vec<Duration> = broken.windows(2).map(|w| w[1].at - w[0].at).collect();
+    assert!(gaps[0] >= Duration::from_millis(900) && gaps[1] >= Duration::from_millis(1900), "backoff {gaps:?}");
+    // Within the run: 3 attempts of at most 2 s and 3 s of backoff for the silent one.
+    assert!(took < Duration::from_secs(30), "the run waited {took:?}");
     assert!(stderr.contains("notify broken: 1 change NOT delivered after 3 attempts"), "{stderr}");
     assert!(stderr.contains("127.0.0.1 answered HTTP 500"), "{stderr}");
     let silent = stderr

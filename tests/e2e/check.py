@@ -197,7 +197,7 @@ def an_unreachable_host_costs_no_more_than_the_timeouts():
     # not after it. The margin is for Ansible's own work on a busy machine.
     took = float((WORK / "gather.seconds").read_text())
     assert took >= ssh_timeout - 0.5, f"gathering took {took} s: the unreachable host did not time out"
-    assert took <= timeout + ssh_timeout + 5, f"gathering took {took} s, limits {timeout} + {ssh_timeout} s"
+    assert took <= max(timeout, ssh_timeout) + 5, f"gathering took {took} s: the timeouts ({timeout}, {ssh_timeout} s) ran one after the other"
 
 
 @check

@@ -22,6 +22,8 @@ pub enum Answer {
 
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// When the request's body had arrived.
+    pub at: std::time::Instant,
     pub path: String,
     pub content_type: String,
     pub body: serde_json::Value,
@@ -95,7 +97,7 @@ async fn handle(req: Request<Incoming>, state: Arc<Mutex<Shared>>) -> Result<Res
         serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::String(String::from_utf8_lossy(&bytes).into()));
     let answer = {
         let mut s = state.lock().unwrap();
-        s.received.push(Received { path: path.clone(), content_type, body });
+        s.received.push(Received { at: std::time::Instant::now(), path: path.clone(), content_type, body });
         s.answers.get(&path).copied().unwrap_or(Answer::Status(200))
     };
     match answer {
