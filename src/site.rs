@@ -301,9 +301,11 @@ impl Job<'_> {
         alerts.reopen(&env.page, self.cfg.settings.group_of(&env.name));
         let history = self.monitor.apply(&mut env, (self.cfg.settings.history_runs() > 0).then_some(previous));
         let kept = (self.cfg.notify == alert::NotifyMode::DryRun).then(|| alerts.clone());
-        let alerts_out = alert::step(self.alerts, &mut alerts, &alert::observe(&env));
+        let mut alerts_out = alert::step(self.alerts, &mut alerts, &alert::observe(&env));
         if let Some(kept) = kept {
-            alerts = kept; // a dry run changes no alert state
+            // A dry run changes no alert state, and lists no incident it would have made.
+            alerts = kept;
+            (alerts_out.incidents, alerts_out.incident_count) = alert::listed_incidents(&alerts);
         }
         let history = match history {
             Some(mut h) => Some({

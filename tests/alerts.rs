@@ -634,6 +634,8 @@ fn a_dry_run_prints_what_would_be_sent_and_changes_no_state() {
     bench.prod(&["web"]);
     let (stdout, _) = bench.run_with(5, &["run", "--dry-run"]);
     assert_eq!(fs::read(&state).unwrap(), before, "a dry run leaves the alert state as it was");
+    let listed = fs::read_to_string(bench.out.join("incidents.html")).unwrap();
+    assert!(!listed.contains("&#x2f; web</a>"), "a dry run lists no incident it did not keep: {listed}");
     assert!(
         stdout.contains("notify webhook (webhook): would send")
             && stdout.contains("✖ DOWN container prod / app-1.prod.example.io / web"),

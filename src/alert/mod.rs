@@ -90,18 +90,25 @@ pub struct EnvAlertsOut {
 /// history) brought up to date with what `seen` says.
 pub fn step(before: &Before, alerts: &mut state::EnvAlerts, seen: &Seen) -> EnvAlertsOut {
     let changes = changes::advance(alerts, seen, &before.policy);
-    let mut incidents: Vec<state::Incident> = alerts.incidents.clone();
-    feed::newest_first(&mut incidents);
-    incidents.truncate(feed::LISTED);
+    let (incidents, incident_count) = listed_incidents(alerts);
     EnvAlertsOut {
         env: seen.env.clone(),
         group: seen.group.clone(),
         changes,
         open: alerts.open.len(),
         announced: changes::announced(alerts),
-        incident_count: alerts.incidents.len(),
+        incident_count,
         incidents,
     }
+}
+
+/// The incidents of `alerts` with the latest activity, at most [`feed::LISTED`],
+/// and how many it has.
+pub fn listed_incidents(alerts: &state::EnvAlerts) -> (Vec<state::Incident>, usize) {
+    let mut incidents: Vec<state::Incident> = alerts.incidents.clone();
+    feed::newest_first(&mut incidents);
+    incidents.truncate(feed::LISTED);
+    (incidents, alerts.incidents.len())
 }
 
 /// What alerting did in one run.
