@@ -216,9 +216,11 @@ impl Monitor {
                     .unwrap_or_default();
                 let up = matches!(c.state, State::Running | State::Paused).then(|| uptime(&c.status)).flatten();
                 let mut fresh_loop = false;
-                let started_recently = c
-                    .started_at
-                    .is_some_and(|s| self.now.duration_since(s) < SignedDuration::from_secs(CRASH_LOOP_FRESH_SECONDS));
+                let started_recently = || {
+                    c.started_at.is_some_and(|s| {
+                        self.now.duration_since(s) < SignedDuration::from_secs(CRASH_LOOP_FRESH_SECONDS)
+                    })
+                };
                 match (c.restart_count, before) {
                     // The engine counts restarts: growth since the last run is exact.
                     // A crash loop that restarted again since, moments ago, is still
@@ -227,13 +229,13 @@ impl Monitor {
                     (Some(now_count), Some(Track { restart_count: Some(was), crash_loop: was_loop, .. })) => {
                         let grown = if replay { 0 } else { now_count.saturating_sub(*was) as usize };
                         restarts.extend(std::iter::repeat_n(self.now, grown.min(RESTARTS_KEPT)));
-                        fresh_loop = *was_loop && grown > 0 && started_recently;
+                        fresh_loop = *was_loop && grown > 0 && started_recently();
                     }
                     // Seen for the first time (or its count for the first time): a
                     // count that is already high and a start moments ago say it
                     // keeps coming back.
                     (Some(count), _) => {
-                        fresh_loop = count as usize >= CRASH_LOOP_RESTARTS && started_recently;
+                        fresh_loop = count as usize >= CRASH_LOOP_RESTARTS && started_recently();
                     }
                     (None, _) if replay => {}
                     // Without counts: an uptime that went backwards is a restart.

@@ -567,6 +567,7 @@ pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::status::Health;
 
     #[test]
     fn printable_removes_escapes_and_shows_controls_without_losing_text() {
@@ -590,7 +591,6 @@ mod tests {
         }
         assert!(matches!(printable("nothing to do"), std::borrow::Cow::Borrowed(_)));
     }
-    use crate::status::Health;
 
     fn names(p: &ParsedFile) -> Vec<(String, Vec<String>)> {
         p.hosts.iter().map(|h| (h.name.clone(), h.containers.iter().map(|c| c.name.to_string()).collect())).collect()
