@@ -157,17 +157,7 @@ fn assert_webhook_schema(received: &[support::hooks::Received]) {
         bad = [f'body {i}: {e.json_path}: {e.message}' for i, b in enumerate(json.load(sys.stdin)) for e in v.iter_errors(b)]\n\
         print('\\n'.join(bad)); sys.exit(1 if bad else 0)";
     let bodies: Vec<&Value> = received.iter().map(|r| &r.body).collect();
-    let mut child = Command::new(venv_python())
-        .args(["-c", script])
-        .arg(schema)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), serde_json::to_string(&bodies).unwrap().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = python_script(script, &[schema.as_os_str()], serde_json::to_string(&bodies).unwrap().as_bytes());
     assert!(
         out.status.success(),
         "webhook bodies against the schema:\n{}{}",
@@ -711,11 +701,22 @@ fn hostile_names_are_escaped_in_every_channel_and_cannot_inject_mail_headers() {
 /// The decoded text/html part of a mail, read by Python's email package.
 fn html_part(mail: &str) -> String {
     let script = "import email, email.policy, sys\nm = email.message_from_string(sys.stdin.read(), policy=email.policy.default)\nfor p in m.walk():\n    if p.get_content_type() == 'text/html':\n        print(p.get_content())";
-    let mut child =
-        Command::new(venv_python()).args(["-c", script]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), mail.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    String::from_utf8_lossy(&python_script(script, &[], mail.as_bytes()).stdout).into_owned()
+}
+
+/// Runs `script` with the test virtualenv's Python (`python -c script args…`),
+/// `stdin` on its standard input; its output and status.
+fn python_script(script: &str, args: &[&std::ffi::OsStr], stdin: &[u8]) -> std::process::Output {
+    let mut child = Command::new(venv_python())
+        .args(["-c", script])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), stdin).unwrap();
+    child.wait_with_output().unwrap()
 }
 
 #[test]
