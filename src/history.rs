@@ -2,6 +2,11 @@
 //! when its problem started, its last uptime and the restarts seen. Kept in one
 //! small JSON file per environment (`history/<page>.json` in the site), read
 //! and written by the worker that renders that environment.
+//!
+//! Each host's containers stay JSON text ([`HostTracks`]) from the file read to
+//! the file written, and become [`Tracks`] only while that host is tracked: an
+//! environment of a million containers holds one host's tracks as structures at
+//! a time, not two million.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -55,7 +60,7 @@ pub struct EnvHistory {
     /// Oldest first, at most the configured number of runs.
     pub runs: Vec<Run>,
     /// By host, then container name.
-    pub hosts: BTreeMap<String, Tracks>,
+    pub hosts: BTreeMap<String, HostTracks>,
     /// The environment fine or not, run after run (the last 30 days).
     #[serde(default, skip_serializing_if = "Segments::is_empty")]
     pub uptime: Segments,
@@ -120,6 +125,36 @@ impl Tracks {
         None
     }
 }
+
+/// One host's [`Tracks`] as the history file holds them: JSON text, checked to
+/// be JSON when the file is read and turned into `Tracks` only when needed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct HostTracks(Box<serde_json::value::RawValue>);
+
+impl HostTracks {
+    /// `tracks` as the file will hold them.
+    pub fn of(tracks: &Tracks) -> HostTracks {
+        HostTracks(serde_json::value::to_raw_value(tracks).expect("tracks serialize to JSON"))
+    }
+
+    /// The tracks; what cannot be read is forgotten (with a log line), as a whole
+    /// unreadable history is.
+    pub fn tracks(&self, host: &str) -> Tracks {
+        serde_json::from_str(self.0.get()).unwrap_or_else(|e| {
+            log::warn!("history of host {host} not readable ({e}); starting a new one");
+            Tracks::default()
+        })
+    }
+}
+
+impl PartialEq for HostTracks {
+    fn eq(&self, other: &HostTracks) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl Eq for HostTracks {}
 
 impl Serialize for Tracks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -271,6 +306,22 @@ mod tests {
         assert_eq!(tracks.take("new", 0), None);
         assert_eq!(tracks.take("web", 1), Some(track(1)), "the first web, not the one at position 1");
         assert_eq!(tracks.take("web", 2), Some(track(2)));
+    }
+
+    #[test]
+    fn each_host_is_read_when_tracked_and_an_unreadable_one_starts_again_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.json");
+        let json = r#"{"name":"a","runs":[],"hosts":{"bad":{"web":{"up":"soon"}},"good":{"web":{"up":5}}}}"#;
+        std::fs::write(&p, json).unwrap();
+        let h = EnvHistory::load(&p, "a");
+        assert!(h.hosts["bad"].tracks("bad").is_empty());
+        let mut good = h.hosts["good"].tracks("good");
+        assert_eq!(good.take("web", 0), Some(Track { up: Some(5), ..Track::default() }));
+        assert_eq!(serde_json::to_string(&h).unwrap(), json, "written back as it was read");
+        let mut tracks = Tracks::default();
+        tracks.push("db".into(), Track { up: Some(7), ..Track::default() });
+        assert_eq!(serde_json::to_string(&HostTracks::of(&tracks)).unwrap(), r#"{"db":{"up":7}}"#);
     }
 
     #[test]

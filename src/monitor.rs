@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use crate::history::{EnvHistory, Run, Track, Tracks, stopped_ago, uptime};
+use crate::history::{EnvHistory, HostTracks, Run, Track, Tracks, stopped_ago, uptime};
 use crate::model::{Container, EnvStatus, Environment, Host, Reach};
 use crate::settings::{Known, Settings, matches};
 use crate::status::State;
@@ -194,14 +194,15 @@ impl Monitor {
         for host in &mut env.hosts {
             // Taken out of the old history as they are used: the old and the new
             // history of a huge environment are never both whole in memory.
-            let mut before_host = previous.hosts.remove(&host.name).unwrap_or_default();
+            let before_host = previous.hosts.remove(&host.name);
             if host.reach != Reach::Ok {
                 // Nothing was heard of its containers: what was known of them stays.
-                if !before_host.is_empty() {
+                if let Some(before_host) = before_host {
                     next.hosts.insert(host.name.clone(), before_host);
                 }
                 continue;
             }
+            let mut before_host = before_host.map(|t| t.tracks(&host.name)).unwrap_or_default();
             let mut tracks = Tracks::default();
             for (at, c) in host.containers.iter_mut().filter(|c| c.state != State::Missing).enumerate() {
                 let mut before = before_host.take(&c.name, at);
@@ -289,7 +290,7 @@ impl Monitor {
                 }
             }
             if !tracks.is_empty() {
-                next.hosts.insert(host.name.clone(), tracks);
+                next.hosts.insert(host.name.clone(), HostTracks::of(&tracks));
             }
         }
         keep_history.then_some(next)
