@@ -3,7 +3,7 @@
 //! (`--prometheus`) and shields.io endpoint badges (`--badges`).
 //!
 //! The render's parallel loop makes each environment's part with
-//! [`Reports::fragments`] and hands them back in name order to
+//! [`Parts::fragments`] (from [`Reports::parts`]) and hands them back in name order to
 //! [`Reports::append`]; [`Reports::finish`] then writes each file atomically.
 //!
 //! JUnit: one `testsuite` per environment; in it one `testcase` for the input
@@ -46,6 +46,7 @@ pub struct Reports {
 }
 
 /// What every environment's part shares.
+#[derive(Clone)]
 struct Run {
     /// `2026-11-25T16:30:00`: UTC, without a zone, as the JUnit schema wants it.
     junit_timestamp: String,
@@ -62,6 +63,34 @@ struct JunitTotals {
     failures: usize,
     errors: usize,
     skipped: usize,
+}
+
+/// Makes one environment's part of each report (see [`Reports::parts`]).
+pub struct Parts {
+    junit: bool,
+    prometheus: bool,
+    badges: Option<PathBuf>,
+    run: Run,
+}
+
+impl Parts {
+    /// Makes `env`'s part of each report and writes its badge. Safe to call from
+    /// many threads.
+    pub fn fragments(&self, env: &Environment) -> Result<Fragments> {
+        let mut out = Fragments::default();
+        if self.junit {
+            out.junit = Some(junit_suite(env, &self.run));
+        }
+        if self.prometheus {
+            out.metrics = metrics(env);
+        }
+        if let Some(dir) = &self.badges {
+            let name = format!("{}.json", env.page.strip_suffix(".html").unwrap_or(&env.page));
+            write_bytes_atomic(&dir.join(&name), &badge(env))?;
+            out.badge = Some(name);
+        }
+        Ok(out)
+    }
 }
 
 /// One environment's part of every report, made in parallel with the others.
@@ -106,22 +135,16 @@ impl Reports {
         })
     }
 
-    /// Makes `env`'s part of each report and writes its badge. Safe to call from
-    /// many threads.
-    pub fn fragments(&self, env: &Environment) -> Result<Fragments> {
-        let mut out = Fragments::default();
-        if self.junit.is_some() {
-            out.junit = Some(junit_suite(env, &self.run));
+    /// What the workers need to make each environment's part, apart from the files
+    /// the parts are appended to: so that the parts of the next environments are
+    /// made while this thread appends those of the last.
+    pub fn parts(&self) -> Parts {
+        Parts {
+            junit: self.junit.is_some(),
+            prometheus: self.prometheus.is_some(),
+            badges: self.badges.clone(),
+            run: self.run.clone(),
         }
-        if self.prometheus.is_some() {
-            out.metrics = metrics(env);
-        }
-        if let Some(dir) = &self.badges {
-            let name = format!("{}.json", env.page.strip_suffix(".html").unwrap_or(&env.page));
-            write_bytes_atomic(&dir.join(&name), &badge(env))?;
-            out.badge = Some(name);
-        }
-        Ok(out)
     }
 
     /// Adds one environment's part; call in the order the environments are listed.

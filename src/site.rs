@@ -23,7 +23,7 @@ use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file
 use crate::parse::parse_file;
 use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
-use crate::reports::{BADGES_DIR, Fragments, Reports};
+use crate::reports::{BADGES_DIR, Fragments, Parts, Reports};
 use crate::versions::{self, EnvVersions};
 use crate::view::MatrixPages;
 
@@ -116,10 +116,23 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
         )?;
         let chunk = rayon::current_num_threads() * 8;
         let jobs: Vec<(&InputFile, &String)> = files.iter().zip(&pages).collect();
-        for part in jobs.chunks(chunk) {
-            let done: Vec<Result<Rendered>> =
-                part.par_iter().map(|(file, page)| job.render_environment(&reports, file, page)).collect();
-            for result in done {
+        let parts = reports.parts();
+        // The workers render the next chunk while this thread appends the last one's
+        // JSON and reports: at most three chunks' results are in memory at once.
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Vec<Result<Rendered>>>(1);
+        std::thread::scope(|scope| -> Result<()> {
+            let (job, parts) = (&job, &parts);
+            scope.spawn(move || {
+                for part in jobs.chunks(chunk) {
+                    let done = part.par_iter().map(|(file, page)| job.render_environment(parts, file, page)).collect();
+                    if done_tx.send(done).is_err() {
+                        break; // the writer failed: the run is over
+                    }
+                }
+            });
+            // Returning early drops the receiver, which stops the workers after their chunk.
+            let done_rx = done_rx;
+            for result in done_rx.iter().flatten() {
                 let rendered = result?;
                 if !summaries.is_empty() {
                     json.write_all(b",")?;
@@ -139,7 +152,8 @@ pub fn render_site(cfg: &RenderConfig) -> Result<RenderReport> {
                 reports.append(rendered.reports)?;
                 summaries.push(rendered.summary);
             }
-        }
+            Ok(())
+        })?;
         let matrix = Arc::new(versions::matrix(std::mem::take(&mut versions), cfg.settings.reference.as_deref()));
         totals = Totals::of(&summaries);
         // Alerts before the master page, which says when notifications fail.
@@ -253,8 +267,13 @@ fn history_file(page: &str) -> String {
     format!("{HISTORY_DIR}/{}.json", page.trim_end_matches(".html"))
 }
 
-/// Environments with more containers than this hand their JSON over in a file.
+/// Environments with more containers than this hand their JSON over in a file,
+/// and make their outputs on two threads.
 const SPOOL_JSON_CONTAINERS: usize = 50_000;
+
+/// Input files larger than this (about 50 000 containers) are read while their
+/// history is.
+const HUGE_FILE_BYTES: u64 = 4 << 20;
 
 /// An environment's entry of `status.json`.
 enum Json {
@@ -292,11 +311,16 @@ struct Job<'a> {
 
 impl Job<'_> {
     /// Parses, judges and writes one environment: its page and its history.
-    fn render_environment(&self, reports: &Reports, file: &InputFile, page: &str) -> Result<Rendered> {
-        let mut env = load_environment(file, page);
+    fn render_environment(&self, reports: &Parts, file: &InputFile, page: &str) -> Result<Rendered> {
         let history_file = history_file(page);
         // The history file also keeps the environment's alerts, with history on or off.
-        let mut previous = EnvHistory::load(&self.previous.join(&history_file), &env.name);
+        // A huge environment's file and history are read at once, on two threads.
+        let huge = std::fs::metadata(&file.path).is_ok_and(|m| m.len() > HUGE_FILE_BYTES);
+        let (mut env, mut previous) = join_if(
+            huge,
+            || load_environment(file, page),
+            || EnvHistory::load(&self.previous.join(&history_file), &file.name),
+        );
         let mut alerts = std::mem::take(&mut previous.alerts);
         alerts.reopen(&env.page, self.cfg.settings.group_of(&env.name));
         let history = self.monitor.apply(&mut env, (self.cfg.settings.history_runs() > 0).then_some(previous));
@@ -316,35 +340,60 @@ impl Job<'_> {
             None => None,
         };
         let env = Arc::new(env);
-        write_file(&self.site.join(&env.page), |w| self.templates.render("env.html", env_page(self.common, &env), w))?;
-        if let Some(history) = &history {
-            write_file(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
-        }
-        let json = if env.counts.containers > SPOOL_JSON_CONTAINERS {
-            // A huge environment's JSON waits in a file, not in memory.
-            let mut file = tempfile::tempfile_in(self.site)
-                .with_context(|| format!("cannot create a work file in {}", self.site.display()))?;
-            let mut w = std::io::BufWriter::new(&mut file);
-            serde_json::to_writer(&mut w, &*env)?;
-            w.flush()?;
-            drop(w);
-            file.seek(std::io::SeekFrom::Start(0))?;
-            Json::File(file)
-        } else {
-            let mut bytes = Vec::with_capacity(4096 + env.counts.containers * 200);
-            serde_json::to_writer(&mut bytes, &*env)?;
-            Json::Bytes(bytes)
-        };
-        let reports = reports.fragments(&env)?;
+        // The outputs only read the environment: a huge one's are made on two threads.
+        let huge = env.counts.containers > SPOOL_JSON_CONTAINERS;
+        let (written, (json, (reports, versions))) = join_if(
+            huge,
+            || -> Result<()> {
+                write_file(&self.site.join(&env.page), |w| {
+                    self.templates.render("env.html", env_page(self.common, &env), w)
+                })?;
+                if let Some(history) = &history {
+                    write_file(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
+                }
+                Ok(())
+            },
+            || join_if(huge, || self.status_json(&env), || (reports.fragments(&env), versions::of(&env))),
+        );
+        written?;
+        let (json, reports) = (json?, reports?);
         Ok(Rendered {
             summary: EnvSummary::of(&env, history.as_ref()),
-            versions: versions::of(&env),
+            versions,
             json,
             reports,
             alerts: alerts_out,
             history_written: history.is_some(),
         })
     }
+}
+
+impl Job<'_> {
+    /// The environment's entry of `status.json`.
+    fn status_json(&self, env: &Environment) -> Result<Json> {
+        if env.counts.containers > SPOOL_JSON_CONTAINERS {
+            // A huge environment's JSON waits in a file, not in memory.
+            let mut file = tempfile::tempfile_in(self.site)
+                .with_context(|| format!("cannot create a work file in {}", self.site.display()))?;
+            let mut w = std::io::BufWriter::new(&mut file);
+            serde_json::to_writer(&mut w, env)?;
+            w.flush()?;
+            drop(w);
+            file.seek(std::io::SeekFrom::Start(0))?;
+            Ok(Json::File(file))
+        } else {
+            let mut bytes = Vec::with_capacity(4096 + env.counts.containers * 200);
+            serde_json::to_writer(&mut bytes, env)?;
+            Ok(Json::Bytes(bytes))
+        }
+    }
+}
+
+/// `(a(), b())`, on two threads when `parallel`. Within the render's parallel
+/// loop that only pays for a huge environment, which would otherwise keep one
+/// thread busy while the other has nothing left to do.
+fn join_if<A: Send, B: Send>(parallel: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B + Send) -> (A, B) {
+    if parallel { rayon::join(a, b) } else { (a(), b()) }
 }
 
 fn common(cfg: &RenderConfig, monitor: &Monitor, templates: &Templates) -> Common {

@@ -365,6 +365,101 @@ fn rendering_is_identical_whatever_the_thread_count() {
     }
 }
 
+/// One huge environment (read while its history is, its outputs made on two
+/// threads) among more small ones than the render takes at once (its workers
+/// render the next while the last are written): the same site on one thread
+/// and on four, run after run, and what the history carries comes through.
+#[test]
+fn a_huge_environment_among_many_renders_the_same_on_any_thread_count() {
+    // 100 hosts of 1000 containers: over 4 MB and over 50 000 containers.
+    let huge = |run: u32| {
+        let mut text = String::with_capacity(6_000_000);
+        for h in 0..100 {
+            text.push_str(&format!("h{h:03}.huge.example.io\n"));
+            if run == 2 && h == 0 {
+                text.push_str("Cannot connect to the Docker daemon at unix:///var/run/docker.sock\n");
+                continue;
+            }
+            for c in 0..1000 {
+                let status = match (run, h, c) {
+                    (2, 1, 7) => "Exited (1) 1 minute ago",
+                    (2, 2, 3) => "Up 30 seconds",
+                    _ => "Up 2 hours",
+                };
+                text.push_str(&format!("c{c:04},{status},registry.example.io/svc{}:1.{}\n", c % 50, c % 7));
+            }
+        }
+        text
+    };
+    let small = |i: usize, run: u32| {
+        let web = if run == 2 && i.is_multiple_of(5) { "Exited (137) 1 minute ago" } else { "Up 3 hours" };
+        format!("app-1.e{i:02}.example.io\nweb,{web},web:1.{i}\ndb,Up 3 hours,postgres:16\n")
+    };
+    let [one, four] = [(); 2].map(|_| tempfile::tempdir().unwrap());
+    let inputs = [1, 2].map(|run| {
+        let mut files: Vec<(String, Vec<u8>)> = vec![("huge.txt".into(), huge(run).into_bytes())];
+        files.extend((0..40).map(|i| (format!("e{i:02}.txt"), small(i, run).into_bytes())));
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();
+        input(&refs)
+    });
+    for (run, now) in [(0, "2026-11-25T16:30:00Z"), (1, "2026-11-25T16:35:00Z")] {
+        for (threads, out) in [("1", &one), ("4", &four)] {
+            envdash()
+                .env("ENVDASH_NOW", now)
+                .args(["-q", "-j", threads, "render", "--input"])
+                .arg(inputs[run].path())
+                .arg("--out")
+                .arg(out.path())
+                .assert()
+                .success();
+        }
+        if run == 0 {
+            fs::copy(one.path().join("history/huge.json"), inputs[0].path().join("first-history.json")).unwrap();
+        }
+    }
+    let files = |root: &Path| -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+            .collect();
+        files.sort();
+        files
+    };
+    let names = files(one.path());
+    assert_eq!(names, files(four.path()));
+    assert!(names.len() >= 2 * 41, "{names:?}");
+    for name in names {
+        assert_eq!(fs::read(one.path().join(&name)).unwrap(), fs::read(four.path().join(&name)).unwrap(), "{name:?}");
+    }
+    let s = status(one.path());
+    let names: Vec<&str> = s["environments"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!((names.len(), &names), (41, &sorted), "every environment once, in name order");
+    let e = env(&s, "huge");
+    assert_eq!(e["counts"]["containers"], 99_000);
+    let container = |host: usize, name: &str| {
+        let h = &e["hosts"].as_array().unwrap()[host];
+        h["containers"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap().clone()
+    };
+    assert_eq!(container(1, "c0007")["problem"], true);
+    assert_eq!(container(1, "c0007")["since"], "2026-11-25T16:33:30Z", "stopped 1 to 2 minutes ago");
+    assert_eq!(container(1, "c0006")["problem"], false);
+    assert_eq!(container(2, "c0003")["restarts"], 1, "its uptime went backwards since the last run");
+    assert!(container(2, "c0004").get("restarts").is_none());
+    assert_eq!(env(&s, "e05")["status"], "problem");
+    // A host not heard from keeps what its history knew, untouched.
+    let history = |p: PathBuf| -> Value { serde_json::from_str(&read(p)).unwrap() };
+    let (before, after) =
+        (history(inputs[0].path().join("first-history.json")), history(one.path().join("history/huge.json")));
+    let h000 = &after["hosts"]["h000.huge.example.io"];
+    assert_eq!(h000.as_object().map(|m| m.len()), Some(1000));
+    assert_eq!(h000, &before["hosts"]["h000.huge.example.io"]);
+    assert_ne!(after["hosts"]["h002.huge.example.io"], before["hosts"]["h002.huge.example.io"]);
+}
+
 #[test]
 fn override_template_is_used() {
     let templates = input(&[(
