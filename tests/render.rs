@@ -30,6 +30,18 @@ fn env<'a>(status: &'a Value, name: &str) -> &'a Value {
     status["environments"].as_array().unwrap().iter().find(|e| e["name"] == name).unwrap_or_else(|| panic!("no {name}"))
 }
 
+/// The files under `root`, relative to it, sorted.
+fn site_files(root: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
+        .collect();
+    files.sort();
+    files
+}
+
 /// Writes `files` (name, content) into a new input folder.
 fn input(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -347,18 +359,8 @@ fn rendering_is_identical_whatever_the_thread_count() {
     let four = tempfile::tempdir().unwrap();
     envdash().args(["-j", "1", "render", "--input"]).arg(fixtures()).arg("--out").arg(one.path()).assert().success();
     envdash().args(["-j", "4", "render", "--input"]).arg(fixtures()).arg("--out").arg(four.path()).assert().success();
-    let files = |root: &Path| -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
-            .into_iter()
-            .map(|e| e.unwrap())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
-            .collect();
-        files.sort();
-        files
-    };
-    let names = files(one.path());
-    assert_eq!(names, files(four.path()));
+    let names = site_files(one.path());
+    assert_eq!(names, site_files(four.path()));
     assert!(names.len() >= 22, "{names:?}");
     for name in names {
         assert_eq!(fs::read(one.path().join(&name)).unwrap(), fs::read(four.path().join(&name)).unwrap(), "{name:?}");
@@ -417,18 +419,8 @@ fn a_huge_environment_among_many_renders_the_same_on_any_thread_count() {
             fs::copy(one.path().join("history/huge.json"), inputs[0].path().join("first-history.json")).unwrap();
         }
     }
-    let files = |root: &Path| -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
-            .into_iter()
-            .map(|e| e.unwrap())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.path().strip_prefix(root).unwrap().to_path_buf())
-            .collect();
-        files.sort();
-        files
-    };
-    let names = files(one.path());
-    assert_eq!(names, files(four.path()));
+    let names = site_files(one.path());
+    assert_eq!(names, site_files(four.path()));
     assert!(names.len() >= 2 * 41, "{names:?}");
     for name in names {
         assert_eq!(fs::read(one.path().join(&name)).unwrap(), fs::read(four.path().join(&name)).unwrap(), "{name:?}");
