@@ -366,9 +366,7 @@ impl Job<'_> {
             history_written: history.is_some(),
         })
     }
-}
 
-impl Job<'_> {
     /// The environment's entry of `status.json`.
     fn status_json(&self, env: &Environment) -> Result<Json> {
         if env.counts.containers > SPOOL_JSON_CONTAINERS {
