@@ -138,11 +138,14 @@ impl HostTracks {
         HostTracks(serde_json::value::to_raw_value(tracks).expect("tracks serialize to JSON"))
     }
 
-    /// The tracks; what cannot be read is forgotten (with a log line), as a whole
-    /// unreadable history is.
-    pub fn tracks(&self, host: &str) -> Tracks {
+    /// The tracks of `host` in environment `env`; what cannot be read is
+    /// forgotten (with a log line), as a whole unreadable history is.
+    pub fn tracks(&self, env: &str, host: &str) -> Tracks {
         serde_json::from_str(self.0.get()).unwrap_or_else(|e| {
-            log::warn!("history of host {host} not readable ({e}); starting a new one");
+            log::warn!(
+                "history of environment {env:?}, host {host}: not readable ({e}); that host's history starts \
+                 again and is rewritten by this run"
+            );
             Tracks::default()
         })
     }
@@ -315,8 +318,8 @@ mod tests {
         let json = r#"{"name":"a","runs":[],"hosts":{"bad":{"web":{"up":"soon"}},"good":{"web":{"up":5}}}}"#;
         std::fs::write(&p, json).unwrap();
         let h = EnvHistory::load(&p, "a");
-        assert!(h.hosts["bad"].tracks("bad").is_empty());
-        let mut good = h.hosts["good"].tracks("good");
+        assert!(h.hosts["bad"].tracks("a", "bad").is_empty());
+        let mut good = h.hosts["good"].tracks("a", "good");
         assert_eq!(good.take("web", 0), Some(Track { up: Some(5), ..Track::default() }));
         assert_eq!(serde_json::to_string(&h).unwrap(), json, "written back as it was read");
         let mut tracks = Tracks::default();

@@ -202,7 +202,7 @@ impl Monitor {
                 }
                 continue;
             }
-            let mut before_host = before_host.map(|t| t.tracks(&host.name)).unwrap_or_default();
+            let mut before_host = before_host.map(|t| t.tracks(&env.name, &host.name)).unwrap_or_default();
             let mut tracks = Tracks::default();
             for (at, c) in host.containers.iter_mut().filter(|c| c.state != State::Missing).enumerate() {
                 let mut before = before_host.take(&c.name, at);
