@@ -360,7 +360,12 @@ fn parse_csv(bytes: &[u8]) -> ParsedFile {
             }
         }
         let lineno = buffer.position().map_or(lineno, |p| p.line() as usize);
-        let len = buffer.as_slice().len();
+        let mut len = buffer.as_slice().len();
+        if len > MAX_LINE_BYTES {
+            // A long row is measured, and cut, as its fields are read: trimmed.
+            buffer = buffer.iter().map(<[u8]>::trim_ascii).collect();
+            len = buffer.as_slice().len();
+        }
         if len > MAX_LINE_BYTES {
             // What a program printed may be long; the row is kept with it cut.
             match columns.cut_free_text(&buffer) {
@@ -712,6 +717,24 @@ mod tests {
         assert_eq!((web.status.as_str(), web.image.as_str(), web.version.as_str()), ("Up 1 hour", "nginx", "1.25"));
         assert_eq!((web.state, web.restart_count), (State::Running, Some(3)));
         assert_eq!(p.hosts[0].containers[1].exit_code, Some(2));
+    }
+
+    #[test]
+    fn a_long_csv_row_is_measured_and_cut_as_its_trimmed_fields() {
+        // Under 64 KiB and its log under 16 KiB once trimmed, over both with its padding.
+        let pad = " ".repeat(70 * 1024);
+        let log = "x".repeat(10 * 1024);
+        let text = format!("host,name,status,image,logs\nh1,web,Exited (1) 1 minute ago,nginx:1,{pad}{log}{pad}\n");
+        let p = parse_file(text.as_bytes());
+        assert!(p.warnings.is_empty(), "{:?}", p.warnings);
+        assert_eq!(p.hosts[0].containers[0].logs(), log, "kept whole, without its padding");
+        // A log over 16 KiB trimmed is cut to its last 16 KiB, whatever its padding.
+        let log = format!("{}{}", "a".repeat(70 * 1024), "z".repeat(FREE_TEXT_BYTES));
+        let text = format!("host,name,status,image,logs\nh1,web,Exited (1) 1 minute ago,nginx:1,{log}{pad}\n");
+        let p = parse_file(text.as_bytes());
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+        let kept = p.hosts[0].containers[0].logs();
+        assert_eq!(kept.trim_start_matches('\u{2026}'), "z".repeat(FREE_TEXT_BYTES));
     }
 
     #[test]
