@@ -7,7 +7,12 @@ use serde::Serialize;
 use crate::status::{Health, State, parse_status};
 
 /// One container as one `docker ps -a` row reported it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// What every row has is kept inline; what only some containers have (what
+/// `docker inspect` said, and what a problem carries: its reason, since when,
+/// its logs) is boxed apart. A container is 128 bytes, not 264: an environment
+/// of a million containers holds 130 MB of them, not 270.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Container {
     pub name: Text,
     /// Image repository, without tag or digest (`registry.example.io/intake_app`).
@@ -18,66 +23,123 @@ pub struct Container {
     pub status: Text,
     pub state: State,
     pub health: Health,
-    pub exit_code: Option<i32>,
     /// Not running, or running but unhealthy, or missing, or crash-looping.
     pub problem: bool,
-    /// The known issue that explains this problem (shown amber, not red).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub known: Option<String>,
-    /// Since when it has been a problem (from history, or from its status text).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub since: Option<Timestamp>,
-    /// Restarts seen within the history window (uptime going backwards, or `Restarting`).
-    #[serde(skip_serializing_if = "is_zero")]
-    pub restarts: usize,
-    /// Restarting now, or restarted again and again within the history window.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub crash_loop: bool,
-    /// The engine's count of restarts by the restart policy (`RestartCount`),
-    /// when the gathering step sent it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    inspect: Option<Box<Inspect>>,
+    detail: Option<Box<Detail>>,
+}
+
+/// What `docker inspect` said of a container, when the gathering step sent it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inspect {
+    /// The engine's count of restarts by the restart policy (`RestartCount`).
     pub restart_count: Option<u32>,
     /// The kernel killed it for want of memory (`State.OOMKilled`).
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub oom_killed: bool,
     /// When it was last started (`State.StartedAt`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Timestamp>,
-    /// `no`, `always`, `unless-stopped` or `on-failure`, when gathered.
-    #[serde(skip_serializing_if = "Text::is_empty")]
+    /// `no`, `always`, `unless-stopped` or `on-failure`.
     pub restart_policy: Text,
-    /// The rest of what inspect and logs told, kept apart: most containers have none.
-    #[serde(flatten)]
-    pub detail: Option<Box<Detail>>,
+}
+
+/// What few containers have: what the history and the known issues say of a
+/// problem, why it is one, and what `docker inspect` and `docker logs` said of
+/// it beyond its state (redacted on the host).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detail {
+    /// The known issue that explains this problem (shown amber, not red).
+    pub known: Option<String>,
+    /// Since when it has been a problem (from history, or from its status text).
+    pub since: Option<Timestamp>,
+    /// Restarts seen within the history window (uptime going backwards, or `Restarting`).
+    pub restarts: usize,
+    /// Restarting now, or restarted again and again within the history window.
+    pub crash_loop: bool,
+    /// When it last stopped (`State.FinishedAt`), for a container that is not running.
+    pub finished_at: Option<Timestamp>,
+    /// The engine's error (`State.Error`: `OCI runtime create failed …`).
+    pub error: String,
+    /// The last health-check output, when unhealthy.
+    pub health_output: String,
+    /// The last lines of `docker logs`, for a container that looked like a problem.
+    pub logs: String,
     /// Why it is a problem, in words (`killed: out of memory after 4 min up`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Its uptime figures, when it was not fine in every run of the last 30 days.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub uptime: Option<Box<crate::uptime::Uptime>>,
 }
 
-/// What `docker inspect` and `docker logs` said of a container beyond its state,
-/// as the gathering step sent it (redacted on the host).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Detail {
-    /// When it last stopped (`State.FinishedAt`), for a container that is not running.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finished_at: Option<Timestamp>,
-    /// The engine's error (`State.Error`: `OCI runtime create failed …`).
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub error: String,
-    /// The last health-check output, when unhealthy.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub health_output: String,
-    /// The last lines of `docker logs`, for a container that looked like a problem.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub logs: String,
-}
+static NO_INSPECT: Inspect =
+    Inspect { restart_count: None, oom_killed: false, started_at: None, restart_policy: Text::const_new("") };
 
-impl Detail {
-    pub fn is_empty(&self) -> bool {
-        self.finished_at.is_none() && self.error.is_empty() && self.health_output.is_empty() && self.logs.is_empty()
+static NO_DETAIL: Detail = Detail {
+    known: None,
+    since: None,
+    restarts: 0,
+    crash_loop: false,
+    finished_at: None,
+    error: String::new(),
+    health_output: String::new(),
+    logs: String::new(),
+    reason: None,
+    uptime: None,
+};
+
+/// `status.json` and the templates see one flat object per container, its
+/// keys in this order, each optional one only when it has a value.
+impl Serialize for Container {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let (i, d) = (self.inspect(), self.detail());
+        let mut m = s.serialize_struct("Container", 22)?;
+        m.serialize_field("name", &self.name)?;
+        m.serialize_field("image", &self.image)?;
+        m.serialize_field("version", &self.version)?;
+        m.serialize_field("status", &self.status)?;
+        m.serialize_field("state", &self.state)?;
+        m.serialize_field("health", &self.health)?;
+        m.serialize_field("exit_code", &self.exit_code)?;
+        m.serialize_field("problem", &self.problem)?;
+        if let Some(known) = &d.known {
+            m.serialize_field("known", known)?;
+        }
+        if let Some(since) = &d.since {
+            m.serialize_field("since", since)?;
+        }
+        if d.restarts != 0 {
+            m.serialize_field("restarts", &d.restarts)?;
+        }
+        if d.crash_loop {
+            m.serialize_field("crash_loop", &true)?;
+        }
+        if let Some(n) = &i.restart_count {
+            m.serialize_field("restart_count", n)?;
+        }
+        if i.oom_killed {
+            m.serialize_field("oom_killed", &true)?;
+        }
+        if let Some(t) = &i.started_at {
+            m.serialize_field("started_at", t)?;
+        }
+        if !i.restart_policy.is_empty() {
+            m.serialize_field("restart_policy", &i.restart_policy)?;
+        }
+        if let Some(t) = &d.finished_at {
+            m.serialize_field("finished_at", t)?;
+        }
+        for (key, text) in [("error", &d.error), ("health_output", &d.health_output), ("logs", &d.logs)] {
+            if !text.is_empty() {
+                m.serialize_field(key, text)?;
+            }
+        }
+        if let Some(reason) = &d.reason {
+            m.serialize_field("reason", reason)?;
+        }
+        if let Some(uptime) = &d.uptime {
+            m.serialize_field("uptime", uptime)?;
+        }
+        m.end()
     }
 }
 
@@ -85,10 +147,6 @@ impl Detail {
 /// weeks`) and are kept inline, up to 24 bytes, without an allocation each:
 /// four allocations and frees per row were a tenth of a large render.
 pub type Text = compact_str::CompactString;
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
 
 impl Container {
     /// Builds a container from a row. `engine_state` is Docker's `State` column when
@@ -111,17 +169,8 @@ impl Container {
             health: parsed.health,
             exit_code: parsed.exit_code,
             problem: state != State::Running || parsed.health == Health::Unhealthy,
-            known: None,
-            since: None,
-            restarts: 0,
-            crash_loop: false,
-            restart_count: None,
-            oom_killed: false,
-            started_at: None,
-            restart_policy: Text::default(),
+            inspect: None,
             detail: None,
-            reason: None,
-            uptime: None,
         }
     }
 
@@ -134,24 +183,29 @@ impl Container {
 
     /// A problem nobody has explained yet.
     pub fn new_problem(&self) -> bool {
-        self.problem && self.known.is_none()
+        self.problem && self.detail().known.is_none()
     }
 
-    /// The engine's error, health-check output and log tail, empty when not gathered.
-    pub fn error(&self) -> &str {
-        self.detail.as_deref().map_or("", |d| d.error.as_str())
+    /// What `docker inspect` said (all empty when not gathered).
+    pub fn inspect(&self) -> &Inspect {
+        self.inspect.as_deref().unwrap_or(&NO_INSPECT)
     }
 
-    pub fn health_output(&self) -> &str {
-        self.detail.as_deref().map_or("", |d| d.health_output.as_str())
+    /// To set what `docker inspect` said: only when there is something to set,
+    /// since the first call gives the container its box.
+    pub fn inspect_mut(&mut self) -> &mut Inspect {
+        self.inspect.get_or_insert_default()
     }
 
-    pub fn logs(&self) -> &str {
-        self.detail.as_deref().map_or("", |d| d.logs.as_str())
+    /// What the history, known issues, inspect and logs say of it (empty for most).
+    pub fn detail(&self) -> &Detail {
+        self.detail.as_deref().unwrap_or(&NO_DETAIL)
     }
 
-    pub fn finished_at(&self) -> Option<Timestamp> {
-        self.detail.as_deref().and_then(|d| d.finished_at)
+    /// To set a detail: only when there is something to set, since the first
+    /// call gives the container its box.
+    pub fn detail_mut(&mut self) -> &mut Detail {
+        self.detail.get_or_insert_default()
     }
 }
 
@@ -316,7 +370,7 @@ impl Environment {
         let containers = all().filter(|c| c.state != State::Missing).count();
         let missing = all().filter(|c| c.state == State::Missing).count();
         let problems = all().filter(|c| c.new_problem()).count();
-        let known = all().filter(|c| c.problem && c.known.is_some()).count()
+        let known = all().filter(|c| c.problem && c.detail().known.is_some()).count()
             + self.hosts.iter().filter(|h| h.reach != Reach::Ok && h.known.is_some()).count();
         let unreachable = self.hosts.iter().filter(|h| h.unreachable()).count();
         self.counts = Counts {

@@ -164,8 +164,8 @@ impl Monitor {
                 for c in
                     host.containers.iter_mut().filter(|c| k.container.as_deref().is_none_or(|p| matches(p, &c.name)))
                 {
-                    if c.problem && c.known.is_none() {
-                        c.known = Some(k.text.clone());
+                    if c.problem && c.detail().known.is_none() {
+                        c.detail_mut().known = Some(k.text.clone());
                     }
                 }
             }
@@ -218,11 +218,11 @@ impl Monitor {
                 let up = matches!(c.state, State::Running | State::Paused).then(|| uptime(&c.status)).flatten();
                 let mut fresh_loop = false;
                 let started_recently = || {
-                    c.started_at.is_some_and(|s| {
+                    c.inspect().started_at.is_some_and(|s| {
                         self.now.duration_since(s) < SignedDuration::from_secs(CRASH_LOOP_FRESH_SECONDS)
                     })
                 };
-                match (c.restart_count, before) {
+                match (c.inspect().restart_count, before) {
                     // The engine counts restarts: growth since the last run is exact.
                     // A crash loop that restarted again since, moments ago, is still
                     // one, however few restarts its growing back-off left room for:
@@ -255,35 +255,41 @@ impl Monitor {
                     }
                 }
                 restarts.drain(..restarts.len().saturating_sub(RESTARTS_KEPT));
-                c.restarts = restarts.len();
                 let was_looping = replay && before.is_some_and(|t| t.crash_loop);
-                c.crash_loop =
+                let crash_loop =
                     c.state == State::Restarting || restarts.len() >= CRASH_LOOP_RESTARTS || fresh_loop || was_looping;
-                c.problem |= c.crash_loop;
-                if c.problem {
-                    c.since = before.and_then(|t| t.since).or_else(|| self.problem_start(c));
+                // Most containers have nothing to note: they get no detail box.
+                if !restarts.is_empty() || crash_loop {
+                    let d = c.detail_mut();
+                    (d.restarts, d.crash_loop) = (restarts.len(), crash_loop);
                 }
-                c.reason = crate::reason::of(c, self.now, window);
+                c.problem |= crash_loop;
+                if c.problem {
+                    c.detail_mut().since = before.and_then(|t| t.since).or_else(|| self.problem_start(c));
+                }
+                if let Some(reason) = crate::reason::of(c, self.now, window) {
+                    c.detail_mut().reason = Some(reason);
+                }
                 if keep_history {
                     if !replay {
-                        segments.push(self.now, uptime_seen(c.problem, c.known.is_some()));
+                        segments.push(self.now, uptime_seen(c.problem, c.detail().known.is_some()));
                     }
                     let figures = segments.figures(self.now);
                     if !figures.perfect() {
-                        c.uptime = Some(Box::new(figures));
+                        c.detail_mut().uptime = Some(Box::new(figures));
                     }
                     if segments.fine_throughout(watched) {
                         segments = Segments::default();
                     }
-                    let restart_count = c.restart_count;
+                    let restart_count = c.inspect().restart_count;
                     tracks.push(
                         c.name.clone(),
                         Track {
                             up: up.map(|(min, _)| min),
-                            since: c.since,
+                            since: c.detail().since,
                             restarts,
                             restart_count,
-                            crash_loop: c.crash_loop,
+                            crash_loop: c.detail().crash_loop,
                             uptime: segments,
                         },
                     );
@@ -398,7 +404,7 @@ mod tests {
         assert_eq!(m.notices.upcoming.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["upcoming"]);
         let mut e = env(&[("h", "db", "Exited (1) 2 hours ago"), ("h", "web", "Up 1 day")]);
         m.apply(&mut e, None);
-        assert_eq!(e.hosts[0].containers[0].known.as_deref(), Some("active"));
+        assert_eq!(e.hosts[0].containers[0].detail().known.as_deref(), Some("active"));
         assert_eq!((e.status, e.counts.known, e.counts.problems), (EnvStatus::Known, 1, 0));
         // The known issue does not hide a different container's problem.
         let mut e = env(&[("h", "db", "Exited (1) 2 hours ago"), ("h", "web", "Exited (1) 1 hour ago")]);
@@ -411,40 +417,40 @@ mod tests {
         let m1 = monitor(Settings::default(), "2026-11-25T16:30:00Z");
         let mut e = env(&[("h", "web", "Up 3 hours"), ("h", "db", "Exited (1) 2 hours ago")]);
         let h1 = m1.apply(&mut e, None).unwrap();
-        assert_eq!(e.hosts[0].containers[0].restarts, 0);
-        assert_eq!(e.hosts[0].containers[1].since, Some(t("2026-11-25T14:30:00Z")));
+        assert_eq!(e.hosts[0].containers[0].detail().restarts, 0);
+        assert_eq!(e.hosts[0].containers[1].detail().since, Some(t("2026-11-25T14:30:00Z")));
         // Five minutes later web has been up for seconds: it restarted.
         let m2 = monitor(Settings::default(), "2026-11-25T16:35:00Z");
         let mut e = env(&[("h", "web", "Up 20 seconds"), ("h", "db", "Exited (1) 2 hours ago")]);
         let h2 = m2.apply(&mut e, Some(h1)).unwrap();
         let web = &e.hosts[0].containers[0];
-        assert_eq!((web.restarts, web.crash_loop, web.problem), (1, false, false));
-        assert_eq!(e.hosts[0].containers[1].since, Some(t("2026-11-25T14:30:00Z")), "since is kept");
+        assert_eq!((web.detail().restarts, web.detail().crash_loop, web.problem), (1, false, false));
+        assert_eq!(e.hosts[0].containers[1].detail().since, Some(t("2026-11-25T14:30:00Z")), "since is kept");
         assert_eq!(h2.runs.len(), 2);
         // Uptime that grew as expected is not a restart.
         let m3 = monitor(Settings::default(), "2026-11-25T16:40:00Z");
         let mut e = env(&[("h", "web", "Up 5 minutes"), ("h", "db", "Up 1 second")]);
         let h3 = m3.apply(&mut e, Some(h2)).unwrap();
-        assert_eq!(e.hosts[0].containers[0].restarts, 1);
-        assert_eq!(e.hosts[0].containers[1].since, None, "no longer a problem");
+        assert_eq!(e.hosts[0].containers[0].detail().restarts, 1);
+        assert_eq!(e.hosts[0].containers[1].detail().since, None, "no longer a problem");
         // Restarting twice more makes a crash loop, and a problem.
         let m4 = monitor(Settings::default(), "2026-11-25T16:45:00Z");
         let mut e = env(&[("h", "web", "Restarting (1) 3 seconds ago")]);
         let h4 = m4.apply(&mut e, Some(h3)).unwrap();
         let web = &e.hosts[0].containers[0];
-        assert_eq!((web.restarts, web.crash_loop, web.problem), (2, true, true));
+        assert_eq!((web.detail().restarts, web.detail().crash_loop, web.problem), (2, true, true));
         // Coming up after Restarting is the same restart, not another one.
         let m5 = monitor(Settings::default(), "2026-11-25T16:50:00Z");
         let mut e = env(&[("h", "web", "Up 4 seconds")]);
         let h5 = m5.apply(&mut e, Some(h4)).unwrap();
         let web = &e.hosts[0].containers[0];
-        assert_eq!((web.restarts, web.crash_loop, web.problem), (2, false, false));
+        assert_eq!((web.detail().restarts, web.detail().crash_loop, web.problem), (2, false, false));
         // A third restart within the window: a crash loop while it is up.
         let m6 = monitor(Settings::default(), "2026-11-25T16:55:00Z");
         let mut e = env(&[("h", "web", "Up 30 seconds")]);
         m6.apply(&mut e, Some(h5));
         let web = &e.hosts[0].containers[0];
-        assert_eq!((web.restarts, web.crash_loop, web.problem), (3, true, true));
+        assert_eq!((web.detail().restarts, web.detail().crash_loop, web.problem), (3, true, true));
         assert_eq!(e.status, EnvStatus::Problem);
     }
 
@@ -453,8 +459,8 @@ mod tests {
         let counted = |status: &str, count: u32, started: &str| {
             let mut e = env(&[("h", "api", status)]);
             let c = &mut e.hosts[0].containers[0];
-            c.restart_count = Some(count);
-            c.started_at = Some(t(started));
+            let i = c.inspect_mut();
+            (i.restart_count, i.started_at) = (Some(count), Some(t(started)));
             e
         };
         // First seen: a high count and a start moments ago are a crash loop, caught
@@ -463,8 +469,8 @@ mod tests {
         let mut e = counted("Up Less than a second", 7, "2026-11-25T16:29:59Z");
         let h1 = m1.apply(&mut e, None).unwrap();
         let api = &e.hosts[0].containers[0];
-        assert_eq!((api.crash_loop, api.problem), (true, true));
-        assert_eq!(api.reason.as_deref(), Some("running, but crash-looping; restarted 7 times, up 1 s"));
+        assert_eq!((api.detail().crash_loop, api.problem), (true, true));
+        assert_eq!(api.detail().reason.as_deref(), Some("running, but crash-looping; restarted 7 times, up 1 s"));
         let mut old = counted("Up 3 days", 7, "2026-11-22T16:00:00Z");
         m1.apply(&mut old, None);
         assert!(!old.hosts[0].containers[0].problem, "restarts long ago are not a loop");
@@ -474,17 +480,17 @@ mod tests {
         let mut e = counted("Up 4 minutes", 10, "2026-11-25T16:31:00Z");
         let h2 = m2.apply(&mut e, Some(h1)).unwrap();
         let api = &e.hosts[0].containers[0];
-        assert_eq!((api.restarts, api.crash_loop, api.problem), (3, true, true));
-        assert_eq!(api.reason.as_deref(), Some("running, but crash-looping; restarted 3 times in 5 min"));
+        assert_eq!((api.detail().restarts, api.detail().crash_loop, api.problem), (3, true, true));
+        assert_eq!(api.detail().reason.as_deref(), Some("running, but crash-looping; restarted 3 times in 5 min"));
         // Uptime going backwards is not counted again when the engine counts.
         let m3 = monitor(Settings::default(), "2026-11-25T16:40:00Z");
         let mut e = counted("Up 2 seconds", 10, "2026-11-25T16:39:58Z");
         m3.apply(&mut e, Some(h2.clone())).unwrap();
-        assert_eq!(e.hosts[0].containers[0].restarts, 3, "no growth, no new restart");
+        assert_eq!(e.hosts[0].containers[0].detail().restarts, 3, "no growth, no new restart");
         // A container recreated under the same name starts counting from 0 again.
         let mut e = counted("Up 1 minute", 0, "2026-11-25T16:39:00Z");
         m3.apply(&mut e, Some(h2)).unwrap();
-        assert_eq!(e.hosts[0].containers[0].restarts, 3, "a smaller count adds nothing");
+        assert_eq!(e.hosts[0].containers[0].detail().restarts, 3, "a smaller count adds nothing");
     }
 
     #[test]
@@ -495,25 +501,34 @@ mod tests {
         let counted = |status: &str, count: u32, started: &str| {
             let mut e = env(&[("h", "api", status)]);
             let c = &mut e.hosts[0].containers[0];
-            (c.restart_count, c.started_at) = (Some(count), Some(t(started)));
+            let i = c.inspect_mut();
+            (i.restart_count, i.started_at) = (Some(count), Some(t(started)));
             e
         };
         let mut e = counted("Up Less than a second", 7, "2026-11-25T16:29:59Z");
         let h1 = monitor(settings.clone(), "2026-11-25T16:30:00Z").apply(&mut e, None).unwrap();
-        assert!(e.hosts[0].containers[0].crash_loop);
+        assert!(e.hosts[0].containers[0].detail().crash_loop);
         let mut e = counted("Up Less than a second", 8, "2026-11-25T16:34:59Z");
         let h2 = monitor(settings.clone(), "2026-11-25T16:35:00Z").apply(&mut e, Some(h1)).unwrap();
         let api = &e.hosts[0].containers[0];
-        assert_eq!((api.restarts, api.crash_loop, api.problem), (1, true, true), "restarted again: still a loop");
+        assert_eq!(
+            (api.detail().restarts, api.detail().crash_loop, api.problem),
+            (1, true, true),
+            "restarted again: still a loop"
+        );
         let mut e = counted("Up 5 minutes", 8, "2026-11-25T16:34:59Z");
         monitor(settings.clone(), "2026-11-25T16:40:00Z").apply(&mut e, Some(h2.clone())).unwrap();
         let api = &e.hosts[0].containers[0];
-        assert_eq!((api.crash_loop, api.problem), (false, false), "no restart since the last run: it holds");
+        assert_eq!((api.detail().crash_loop, api.problem), (false, false), "no restart since the last run: it holds");
         // After a day without runs, one restart (the policy's, long ago) is no loop.
         let mut e = counted("Up 20 hours", 9, "2026-11-25T20:00:00Z");
         monitor(settings, "2026-11-26T16:35:00Z").apply(&mut e, Some(h2)).unwrap();
         let api = &e.hosts[0].containers[0];
-        assert_eq!((api.crash_loop, api.problem), (false, false), "a restart 20 hours ago is not a crash loop");
+        assert_eq!(
+            (api.detail().crash_loop, api.problem),
+            (false, false),
+            "a restart 20 hours ago is not a crash loop"
+        );
     }
 
     #[test]
@@ -522,7 +537,8 @@ mod tests {
         let fleet = || {
             let mut e = env(&[("h", "loop", "Up Less than a second"), ("h", "db", "Restarting (1) 2 seconds ago")]);
             let c = &mut e.hosts[0].containers[0];
-            (c.restart_count, c.started_at) = (Some(7), Some(t("2026-11-25T16:29:59Z")));
+            let i = c.inspect_mut();
+            (i.restart_count, i.started_at) = (Some(7), Some(t("2026-11-25T16:29:59Z")));
             e
         };
         let mut first = fleet();
@@ -531,7 +547,7 @@ mod tests {
         let h2 = m.apply(&mut again, Some(h1.clone())).unwrap();
         assert_eq!(serde_json::to_string(&first).unwrap(), serde_json::to_string(&again).unwrap());
         assert_eq!(h1, h2, "history unchanged by a replay");
-        assert!(again.hosts[0].containers[0].crash_loop);
+        assert!(again.hosts[0].containers[0].detail().crash_loop);
     }
 
     #[test]

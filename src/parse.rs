@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Container, Detail, Host, Layout, Reach, Text};
+use crate::model::{Container, Host, Inspect, Layout, Reach, Text};
 use crate::status::{State, lookup_ci};
 
 /// At most this many warnings are kept per file; the rest are only counted.
@@ -475,10 +475,11 @@ fn inspect_fields<'r>(
     error: &str,
     lineno: usize,
 ) {
+    let mut inspect = Inspect::default();
     let restart_count = field(cols.restart_count);
     if !restart_count.is_empty() {
         match restart_count.parse::<u32>() {
-            Ok(n) => c.restart_count = Some(n),
+            Ok(n) => inspect.restart_count = Some(n),
             Err(_) => out.warn(lineno, format!("restart_count {restart_count:?} is not a count; ignored")),
         }
     }
@@ -493,7 +494,7 @@ fn inspect_fields<'r>(
     let oom = field(cols.oom_killed);
     match oom.to_ascii_lowercase().as_str() {
         "" | "false" | "0" | "no" => {}
-        "true" | "1" | "yes" => c.oom_killed = true,
+        "true" | "1" | "yes" => inspect.oom_killed = true,
         _ => out.warn(lineno, format!("oom_killed {oom:?} is not true or false; ignored")),
     }
     let mut time = |col: Option<usize>, what: &str| -> Option<jiff::Timestamp> {
@@ -504,17 +505,19 @@ fn inspect_fields<'r>(
         }
         text.parse().map_err(|_| out.warn(lineno, format!("{what} {text:?} is not an RFC 3339 time; ignored"))).ok()
     };
-    c.started_at = time(cols.started_at, "started_at");
+    inspect.started_at = time(cols.started_at, "started_at");
     let finished_at = time(cols.finished_at, "finished_at");
-    c.restart_policy = Text::new(field(cols.restart_policy));
-    let detail = Detail {
-        finished_at,
-        error: printable(error).into_owned(),
-        health_output: printable(field(cols.health_output)).into_owned(),
-        logs: printable(field(cols.logs)).into_owned(),
-    };
-    if !detail.is_empty() {
-        c.detail = Some(Box::new(detail));
+    inspect.restart_policy = Text::new(field(cols.restart_policy));
+    if inspect != Inspect::default() {
+        *c.inspect_mut() = inspect;
+    }
+    let (health_output, logs) = (field(cols.health_output), field(cols.logs));
+    if finished_at.is_some() || !error.is_empty() || !health_output.is_empty() || !logs.is_empty() {
+        let d = c.detail_mut();
+        d.finished_at = finished_at;
+        d.error = printable(error).into_owned();
+        d.health_output = printable(health_output).into_owned();
+        d.logs = printable(logs).into_owned();
     }
 }
 
@@ -715,7 +718,7 @@ mod tests {
         assert_eq!(names(&p), vec![("h1".into(), vec!["web".into(), "db".into()])]);
         let web = &p.hosts[0].containers[0];
         assert_eq!((web.status.as_str(), web.image.as_str(), web.version.as_str()), ("Up 1 hour", "nginx", "1.25"));
-        assert_eq!((web.state, web.restart_count), (State::Running, Some(3)));
+        assert_eq!((web.state, web.inspect().restart_count), (State::Running, Some(3)));
         assert_eq!(p.hosts[0].containers[1].exit_code, Some(2));
     }
 
@@ -727,13 +730,13 @@ mod tests {
         let text = format!("host,name,status,image,logs\nh1,web,Exited (1) 1 minute ago,nginx:1,{pad}{log}{pad}\n");
         let p = parse_file(text.as_bytes());
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-        assert_eq!(p.hosts[0].containers[0].logs(), log, "kept whole, without its padding");
+        assert_eq!(p.hosts[0].containers[0].detail().logs.as_str(), log, "kept whole, without its padding");
         // A log over 16 KiB trimmed is cut to its last 16 KiB, whatever its padding.
         let log = format!("{}{}", "a".repeat(70 * 1024), "z".repeat(FREE_TEXT_BYTES));
         let text = format!("host,name,status,image,logs\nh1,web,Exited (1) 1 minute ago,nginx:1,{log}{pad}\n");
         let p = parse_file(text.as_bytes());
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
-        let kept = p.hosts[0].containers[0].logs();
+        let kept = p.hosts[0].containers[0].detail().logs.as_str();
         assert_eq!(kept.trim_start_matches('\u{2026}'), "z".repeat(FREE_TEXT_BYTES));
     }
 
@@ -771,14 +774,20 @@ mod tests {
             h,odd,x:1,running,Up 1 hour,,many,one,maybe,yesterday,,,,\n";
         let p = parse_file(text.as_bytes());
         let [job, web, odd] = &p.hosts[0].containers[..] else { panic!("{:?}", p.hosts) };
-        assert_eq!((job.restart_count, job.exit_code, job.oom_killed), (Some(0), Some(137), true));
-        assert_eq!(job.started_at, Some("2026-11-25T16:20:00.5Z".parse().unwrap()));
-        assert_eq!(job.finished_at(), Some("2026-11-25T16:24:00Z".parse().unwrap()));
-        assert_eq!(job.logs(), "line 1\nline \"2\"");
-        assert_eq!(job.restart_policy, "no");
-        assert_eq!((web.restart_count, web.oom_killed, web.finished_at()), (Some(2), false, None));
-        assert!(web.detail.is_none(), "nothing beyond the inline fields");
-        assert_eq!((odd.restart_count, odd.exit_code, odd.oom_killed, odd.started_at), (None, None, false, None));
+        assert_eq!((job.inspect().restart_count, job.exit_code, job.inspect().oom_killed), (Some(0), Some(137), true));
+        assert_eq!(job.inspect().started_at, Some("2026-11-25T16:20:00.5Z".parse().unwrap()));
+        assert_eq!(job.detail().finished_at, Some("2026-11-25T16:24:00Z".parse().unwrap()));
+        assert_eq!(job.detail().logs.as_str(), "line 1\nline \"2\"");
+        assert_eq!(job.inspect().restart_policy, "no");
+        assert_eq!(
+            (web.inspect().restart_count, web.inspect().oom_killed, web.detail().finished_at),
+            (Some(2), false, None)
+        );
+        assert_eq!(web.detail(), &crate::model::Detail::default(), "nothing beyond the inline fields");
+        assert_eq!(
+            (odd.inspect().restart_count, odd.exit_code, odd.inspect().oom_killed, odd.inspect().started_at),
+            (None, None, false, None)
+        );
         let lines: Vec<&str> = p.warnings.iter().map(|(_, w)| w.as_str()).collect();
         assert_eq!(
             lines,

@@ -22,38 +22,38 @@ pub fn of(c: &Container, now: Timestamp, window: SignedDuration) -> Option<Strin
         return None;
     }
     let mut out = head(c);
-    let finished = c.finished_at();
+    let finished = c.detail().finished_at;
     if matches!(c.state, State::Exited | State::Dead | State::Restarting)
         && let Some(end) = finished
     {
         let _ = write!(out, " at {}", clock(end, now));
         // A container that dies at once may show its end a moment before its
         // start; a restarting one's start is its next attempt, after the end.
-        if let Some(start) = c.started_at.filter(|s| end.duration_since(*s) > -SignedDuration::from_secs(1)) {
+        if let Some(start) = c.inspect().started_at.filter(|s| end.duration_since(*s) > -SignedDuration::from_secs(1)) {
             let _ = write!(out, " after {} up", span(end.duration_since(start)));
         }
     }
-    if c.crash_loop || c.state == State::Restarting {
-        if c.restarts > 1 && window > SignedDuration::ZERO {
-            let _ = write!(out, "; restarted {} times in {}", c.restarts, span(window));
-        } else if let Some(count) = c.restart_count.filter(|n| *n > 0) {
+    if c.detail().crash_loop || c.state == State::Restarting {
+        if c.detail().restarts > 1 && window > SignedDuration::ZERO {
+            let _ = write!(out, "; restarted {} times in {}", c.detail().restarts, span(window));
+        } else if let Some(count) = c.inspect().restart_count.filter(|n| *n > 0) {
             let _ = write!(out, "; restarted {count} time{}", if count == 1 { "" } else { "s" });
             if c.state == State::Running
-                && let Some(start) = c.started_at
+                && let Some(start) = c.inspect().started_at
             {
                 let _ = write!(out, ", up {}", span(now.duration_since(start)));
             }
         }
     }
     if c.health == Health::Unhealthy {
-        match snippet(c.health_output()) {
+        match snippet(c.detail().health_output.as_str()) {
             Some(output) => {
                 let _ = write!(out, "; health check: {output}");
             }
             None => out.push_str("; health check failing"),
         }
     }
-    if let Some(error) = snippet(c.error()) {
+    if let Some(error) = snippet(c.detail().error.as_str()) {
         let _ = write!(out, "; error: {error}");
     }
     Some(out)
@@ -69,7 +69,7 @@ fn head(c: &Container) -> String {
         None => "with no exit code shown".to_owned(),
     };
     match c.state {
-        _ if c.oom_killed && c.state != State::Running => "killed: out of memory".to_owned(),
+        _ if c.inspect().oom_killed && c.state != State::Running => "killed: out of memory".to_owned(),
         State::Exited => format!("exited {}", code(c.exit_code)),
         State::Dead => format!("dead, exit code {}", code(c.exit_code)),
         State::Restarting => format!("restarting, last exit {}", code(c.exit_code)),
@@ -78,7 +78,7 @@ fn head(c: &Container) -> String {
         State::Removing => "being removed".to_owned(),
         State::Missing => "expected, not found".to_owned(),
         State::Unknown => format!("state not understood ({})", c.status.trim()),
-        State::Running if c.crash_loop => "running, but crash-looping".to_owned(),
+        State::Running if c.detail().crash_loop => "running, but crash-looping".to_owned(),
         State::Running if c.health == Health::Unhealthy => "running, unhealthy".to_owned(),
         State::Running => "running".to_owned(),
     }
@@ -117,7 +117,6 @@ fn snippet(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Detail;
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -132,12 +131,12 @@ mod tests {
     #[test]
     fn exits_say_when_and_after_how_long() {
         let mut c = container("Exited (1) 2 hours ago");
-        c.started_at = Some(t("2026-11-25T03:08:00Z"));
-        c.detail = Some(Box::new(Detail { finished_at: Some(t("2026-11-25T03:12:30Z")), ..Detail::default() }));
+        c.inspect_mut().started_at = Some(t("2026-11-25T03:08:00Z"));
+        c.detail_mut().finished_at = Some(t("2026-11-25T03:12:30Z"));
         let r = of(&c, t(NOW), SignedDuration::ZERO).unwrap();
         assert_eq!(r, "exited 1 (application error) at 03:12 UTC after 4 min up");
-        c.detail.as_mut().unwrap().finished_at = Some(t("2026-11-20T03:12:30Z"));
-        c.started_at = None;
+        c.detail_mut().finished_at = Some(t("2026-11-20T03:12:30Z"));
+        c.inspect_mut().started_at = None;
         assert_eq!(
             of(&c, t(NOW), SignedDuration::ZERO).unwrap(),
             "exited 1 (application error) at 2026-11-20 03:12 UTC"
@@ -149,7 +148,7 @@ mod tests {
     fn an_oom_kill_is_its_own_reason_not_a_plain_sigkill() {
         let mut c = container("Exited (137) 5 minutes ago");
         assert_eq!(of(&c, t(NOW), SignedDuration::ZERO).unwrap(), "exited 137 (killed (SIGKILL), often out of memory)");
-        c.oom_killed = true;
+        c.inspect_mut().oom_killed = true;
         assert_eq!(of(&c, t(NOW), SignedDuration::ZERO).unwrap(), "killed: out of memory");
     }
 
@@ -157,14 +156,14 @@ mod tests {
     fn crash_loops_count_their_restarts() {
         let mut c = container("Restarting (1) 3 seconds ago");
         c.problem = true;
-        c.crash_loop = true;
-        c.restarts = 17;
+        (c.detail_mut().crash_loop, c.detail_mut().restarts) = (true, 17);
         let r = of(&c, t(NOW), SignedDuration::from_hours(2)).unwrap();
         assert_eq!(r, "restarting, last exit 1 (application error); restarted 17 times in 2 h");
         // First seen: the engine's own count, and how long it has been up.
         let mut c = container("Up Less than a second");
-        (c.problem, c.crash_loop, c.restart_count) = (true, true, Some(7));
-        c.started_at = Some(t("2026-11-25T16:29:58Z"));
+        (c.problem, c.detail_mut().crash_loop) = (true, true);
+        c.inspect_mut().restart_count = Some(7);
+        c.inspect_mut().started_at = Some(t("2026-11-25T16:29:58Z"));
         assert_eq!(
             of(&c, t(NOW), SignedDuration::ZERO).unwrap(),
             "running, but crash-looping; restarted 7 times, up 2 s"
@@ -175,11 +174,8 @@ mod tests {
     fn health_output_and_errors_are_quoted_short() {
         let mut c = container("Up 2 hours (unhealthy)");
         assert_eq!(of(&c, t(NOW), SignedDuration::ZERO).unwrap(), "running, unhealthy; health check failing");
-        c.detail = Some(Box::new(Detail {
-            health_output: "\n  curl: (7) Failed to connect\nmore".into(),
-            error: "x".repeat(400),
-            ..Detail::default()
-        }));
+        (c.detail_mut().health_output, c.detail_mut().error) =
+            ("\n  curl: (7) Failed to connect\nmore".into(), "x".repeat(400));
         let r = of(&c, t(NOW), SignedDuration::ZERO).unwrap();
         assert!(r.starts_with("running, unhealthy; health check: curl: (7) Failed to connect; error: xxx"), "{r}");
         assert!(r.ends_with('…') && r.chars().count() < 260, "{r}");

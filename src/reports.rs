@@ -303,12 +303,15 @@ fn image_ref(c: &Container) -> String {
 fn container_problem(c: &Container) -> (&'static str, String) {
     // A `Restarting` container is crash-looping by definition; say so only of one
     // that looks up but keeps coming back.
-    if c.oom_killed && c.state != State::Running {
+    if c.inspect().oom_killed && c.state != State::Running {
         let code = c.exit_code.map(|n| format!(" (exit code {n})")).unwrap_or_default();
         return ("oom_killed", format!("{}, killed: out of memory{code}", c.state.as_str()));
     }
-    let (kind, mut line) = if c.crash_loop && c.state != State::Restarting {
-        ("crash_loop", format!("{}, but crash-looping: restarted {} times recently", c.state.as_str(), c.restarts))
+    let (kind, mut line) = if c.detail().crash_loop && c.state != State::Restarting {
+        (
+            "crash_loop",
+            format!("{}, but crash-looping: restarted {} times recently", c.state.as_str(), c.detail().restarts),
+        )
     } else if c.state == State::Running && c.health == Health::Unhealthy {
         ("unhealthy", "running but unhealthy".to_owned())
     } else if c.state == State::Missing {
@@ -468,15 +471,15 @@ fn junit_suite(env: &Environment, run: &Run) -> (Vec<u8>, SuiteCounts) {
             let verdict = c.problem.then(|| {
                 let (kind, message) = container_problem(c);
                 let mut details = format!("status: {}\nimage: {}\nhost: {}\n", c.status, image_ref(c), host.name);
-                if let Some(reason) = &c.reason {
+                if let Some(reason) = &c.detail().reason {
                     let _ = writeln!(details, "reason: {reason}");
                 }
-                if let Some(since) = c.since {
+                if let Some(since) = c.detail().since {
                     let _ = writeln!(details, "since: {since}");
                 }
                 forensics(&mut details, c);
                 let _ = write!(details, "environment: {}\npage: {}", env.name, env.page);
-                Verdict::problem(c.known.as_deref(), kind.to_owned(), message, details)
+                Verdict::problem(c.detail().known.as_deref(), kind.to_owned(), message, details)
             });
             testcase(&mut cases, &mut counts, &class, &c.name, verdict);
         }
@@ -533,28 +536,30 @@ fn junit_suite(env: &Environment, run: &Run) -> (Vec<u8>, SuiteCounts) {
 /// What `docker inspect` and `docker logs` told of a problem container, for a
 /// failure's body: the facts behind its reason, then its last log lines.
 fn forensics(out: &mut String, c: &Container) {
-    if let Some(count) = c.restart_count {
+    if let Some(count) = c.inspect().restart_count {
         let _ = writeln!(out, "restart count: {count}");
     }
-    if !c.restart_policy.is_empty() {
-        let _ = writeln!(out, "restart policy: {}", c.restart_policy);
+    if !c.inspect().restart_policy.is_empty() {
+        let _ = writeln!(out, "restart policy: {}", c.inspect().restart_policy);
     }
-    if c.oom_killed {
+    if c.inspect().oom_killed {
         out.push_str("out of memory: killed by the kernel\n");
     }
-    if let Some(t) = c.started_at {
+    if let Some(t) = c.inspect().started_at {
         let _ = writeln!(out, "started at: {t}");
     }
-    if let Some(t) = c.finished_at() {
+    if let Some(t) = c.detail().finished_at {
         let _ = writeln!(out, "finished at: {t}");
     }
-    for (what, text) in [("engine error", c.error()), ("health check", c.health_output())] {
+    for (what, text) in
+        [("engine error", c.detail().error.as_str()), ("health check", c.detail().health_output.as_str())]
+    {
         if !text.is_empty() {
             let _ = writeln!(out, "{what}: {}", text.trim());
         }
     }
-    if !c.logs().is_empty() {
-        let _ = writeln!(out, "last log lines:\n{}", c.logs().trim_end());
+    if !c.detail().logs.is_empty() {
+        let _ = writeln!(out, "last log lines:\n{}", c.detail().logs.as_str().trim_end());
     }
 }
 
@@ -776,7 +781,7 @@ fn metrics(env: &Environment) -> Vec<Vec<u8>> {
             let with_image = [env_label, host_label, container_label, ("image", image.as_str())];
             emit(Family::ContainerUp, &with_image, &u8::from(c.state == State::Running));
             emit(Family::ContainerProblem, &id, &u8::from(c.new_problem()));
-            if c.problem && c.known.is_some() {
+            if c.problem && c.detail().known.is_some() {
                 emit(Family::ContainerKnownIssue, &id, &1);
             }
             let state =
@@ -785,9 +790,9 @@ fn metrics(env: &Environment) -> Vec<Vec<u8>> {
             if let Some(code) = c.exit_code {
                 emit(Family::ContainerExitCode, &id, &code);
             }
-            if let Some(count) = c.restart_count {
+            if let Some(count) = c.inspect().restart_count {
                 emit(Family::ContainerRestarts, &id, &count);
-                emit(Family::ContainerOomKilled, &id, &u8::from(c.oom_killed));
+                emit(Family::ContainerOomKilled, &id, &u8::from(c.inspect().oom_killed));
             }
         }
     }
@@ -963,7 +968,7 @@ mod tests {
     #[test]
     fn junit_skips_problems_a_known_issue_explains() {
         let mut h = host("h", &[("job", "Exited (1) 1 hour ago"), ("gone", "")]);
-        h.containers[0].known = Some("batch job, stops by design".into());
+        h.containers[0].detail_mut().known = Some("batch job, stops by design".into());
         h.containers[1] = Container::missing("gone");
         let (xml, counts) = suite(&env(vec![h], None));
         assert_eq!(counts, SuiteCounts { tests: 4, failures: 1, errors: 0, skipped: 1 });
@@ -978,7 +983,8 @@ mod tests {
         let c = Container::from_row("api", "Restarting (42) 5 seconds ago", "i:1", None);
         assert_eq!(container_problem(&c), ("restarting", "restarting, exit code 42".to_owned()));
         let mut c = Container::from_row("api", "Up 2 minutes", "i:1", None);
-        (c.crash_loop, c.restarts, c.problem) = (true, 4, true);
+        (c.detail_mut().crash_loop, c.problem) = (true, true);
+        c.detail_mut().restarts = 4;
         assert_eq!(
             container_problem(&c),
             ("crash_loop", "running, but crash-looping: restarted 4 times recently".to_owned())
@@ -1048,7 +1054,7 @@ mod tests {
             (Some("unknown"), Some("lightgrey"))
         );
         let mut h = host("h", &[("a", "Exited (1) 1 hour ago")]);
-        h.containers[0].known = Some("planned".into());
+        h.containers[0].detail_mut().known = Some("planned".into());
         let known = env(vec![h], None);
         assert_eq!(
             (json(&known)["message"].as_str(), json(&known)["color"].as_str()),

@@ -119,7 +119,7 @@ impl Plan {
             let indexes: Box<dyn Iterator<Item = usize>> =
                 if summarised { Box::new(listed[h].iter().copied()) } else { Box::new(0..containers.len()) };
             for i in indexes.filter(|&i| containers[i].problem) {
-                let size = escaped_len(containers[i].logs());
+                let size = escaped_len(containers[i].detail().logs.as_str());
                 if size > 0 && size <= left {
                     left -= size;
                     logs.insert((h, i));
@@ -151,7 +151,7 @@ fn escaped_len(text: &str) -> usize {
 
 /// Worth a row even on a summarised page.
 fn needs_a_look(c: &Container) -> bool {
-    c.problem || c.known.is_some() || c.restarts > 0
+    c.problem || c.detail().known.is_some() || c.detail().restarts > 0
 }
 
 /// A container. Fields as in `status.json`, plus `exit_meaning` (what its exit
@@ -228,7 +228,7 @@ impl HostView {
 
 /// Running, and nothing else to say.
 fn plain(c: &Container) -> bool {
-    c.state == State::Running && c.health != Health::Starting && c.restarts == 0
+    c.state == State::Running && c.health != Health::Starting && c.detail().restarts == 0
 }
 
 /// The `<tr>` of a container that is not a problem: running, starting, or
@@ -249,11 +249,11 @@ fn other_row(out: &mut String, c: &Container) {
     } else {
         out.push_str("<b class=\"ok\">✔ running</b>");
     }
-    if c.restarts > 0 {
-        let s = if c.restarts == 1 { "" } else { "s" };
-        let _ = write!(out, "<small>↻ {} restart{s} seen</small>", c.restarts);
+    if c.detail().restarts > 0 {
+        let s = if c.detail().restarts == 1 { "" } else { "s" };
+        let _ = write!(out, "<small>↻ {} restart{s} seen</small>", c.detail().restarts);
     }
-    if let Some(u) = &c.uptime {
+    if let Some(u) = &c.detail().uptime {
         let _ = write!(out, "<small>up {} of 30 d</small>", crate::uptime::percent(u.month));
     }
     out.push_str("</td><td>");
@@ -438,22 +438,28 @@ impl Object for ContainerView {
             "exit_code" => Value::from(c.exit_code),
             "exit_meaning" => Value::from(c.exit_code.and_then(exit_code_meaning)),
             "problem" => Value::from(c.problem),
-            "known" => Value::from_serialize(&c.known),
-            "since" => Value::from_serialize(c.since),
-            "restarts" => Value::from(c.restarts),
-            "crash_loop" => Value::from(c.crash_loop),
-            "restart_count" => Value::from(c.restart_count),
-            "oom_killed" => Value::from(c.oom_killed),
-            "started_at" => Value::from_serialize(c.started_at),
-            "finished_at" => Value::from_serialize(c.finished_at()),
-            "restart_policy" => Value::from(c.restart_policy.as_str()),
-            "error" => Value::from(c.error()),
-            "health_output" => Value::from(c.health_output()),
+            "known" => Value::from_serialize(&c.detail().known),
+            "since" => Value::from_serialize(c.detail().since),
+            "restarts" => Value::from(c.detail().restarts),
+            "crash_loop" => Value::from(c.detail().crash_loop),
+            "restart_count" => Value::from(c.inspect().restart_count),
+            "oom_killed" => Value::from(c.inspect().oom_killed),
+            "started_at" => Value::from_serialize(c.inspect().started_at),
+            "finished_at" => Value::from_serialize(c.detail().finished_at),
+            "restart_policy" => Value::from(c.inspect().restart_policy.as_str()),
+            "error" => Value::from(c.detail().error.as_str()),
+            "health_output" => Value::from(c.detail().health_output.as_str()),
             // A page shows log tails up to its size; status.json has them all.
-            "logs" => Value::from(if self.plan.logs.contains(&(self.host, self.index)) { c.logs() } else { "" }),
-            "logs_left_out" => Value::from(!c.logs().is_empty() && !self.plan.logs.contains(&(self.host, self.index))),
-            "reason" => Value::from_serialize(&c.reason),
-            "uptime" => Value::from_serialize(&c.uptime),
+            "logs" => Value::from(if self.plan.logs.contains(&(self.host, self.index)) {
+                c.detail().logs.as_str()
+            } else {
+                ""
+            }),
+            "logs_left_out" => {
+                Value::from(!c.detail().logs.is_empty() && !self.plan.logs.contains(&(self.host, self.index)))
+            }
+            "reason" => Value::from_serialize(&c.detail().reason),
+            "uptime" => Value::from_serialize(&c.detail().uptime),
             _ => return None,
         })
     }
@@ -780,7 +786,7 @@ mod tests {
         let row = |status: &str, restarts: usize| {
             let mut c = Container::from_row("w<b>", status, "reg/img:1", None);
             c.problem = false; // as an allowed exit code leaves it
-            c.restarts = restarts;
+            c.detail_mut().restarts = restarts;
             let mut out = String::new();
             other_row(&mut out, &c);
             out
@@ -907,7 +913,7 @@ mod tests {
             let mut host = Host::new(&format!("h{h}"));
             for i in 0..2 {
                 let mut c = Container::from_row(&format!("c{i}"), "Exited (1) 1 hour ago", "img:1", None);
-                c.detail = Some(Box::new(crate::model::Detail { logs: "<x>".repeat(5_000), ..Default::default() }));
+                c.detail_mut().logs = "<x>".repeat(5_000);
                 host.containers.push(c);
             }
             env.hosts.push(host);
@@ -919,7 +925,8 @@ mod tests {
         assert_eq!(plan.order.len(), PAGE_HOSTS);
         assert_eq!(plan.hosts_unlisted(), 10);
         assert_eq!(plan.listed.iter().map(Vec::len).sum::<usize>(), PAGE_ROWS);
-        let log_bytes: usize = plan.logs.iter().map(|&(h, i)| escaped_len(env.hosts[h].containers[i].logs())).sum();
+        let log_bytes: usize =
+            plan.logs.iter().map(|&(h, i)| escaped_len(env.hosts[h].containers[i].detail().logs.as_str())).sum();
         assert!(log_bytes <= PAGE_LOG_BYTES && log_bytes > PAGE_LOG_BYTES / 2, "{log_bytes}");
         let hosts = HostList::problems_first(&env, &plan);
         let ctx = minijinja::context! { hosts => Value::from_object(hosts) };

@@ -402,11 +402,11 @@ pub fn observe(env: &Environment) -> Seen {
                 subject: Subject { env: env.name.clone(), host: Some(name.clone()), container: Some(container) },
                 problem: problem.to_owned(),
                 severity,
-                state: c.reason.clone().unwrap_or_else(|| c.status.to_string()),
+                state: c.detail().reason.clone().unwrap_or_else(|| c.status.to_string()),
                 exit_meaning: c.exit_code.and_then(exit_code_meaning).map(str::to_owned),
-                since: c.since,
-                known: c.known.clone(),
-                logs: last_lines(c.logs(), ALERT_LOG_LINES),
+                since: c.detail().since,
+                known: c.detail().known.clone(),
+                logs: last_lines(c.detail().logs.as_str(), ALERT_LOG_LINES),
             });
         }
     }
@@ -428,10 +428,10 @@ fn repeats<'a>(names: impl ExactSizeIterator<Item = &'a str>) -> bool {
 /// A problem container's kind and how bad it is: stopped is critical, still
 /// running (unhealthy) or never started is a warning.
 fn problem_of(c: &Container) -> (&'static str, Severity) {
-    if c.oom_killed && c.state != State::Running {
+    if c.inspect().oom_killed && c.state != State::Running {
         return ("oom_killed", Severity::Critical);
     }
-    if c.crash_loop {
+    if c.detail().crash_loop {
         return ("crash_loop", Severity::Critical);
     }
     match c.state {
