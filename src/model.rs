@@ -435,6 +435,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_container_is_small_and_most_have_no_boxes() {
+        // An environment of a million containers holds a million of these.
+        assert!(std::mem::size_of::<Container>() <= 128, "{} bytes", std::mem::size_of::<Container>());
+        let c = Container::from_row("web", "Up 3 weeks (healthy)", "registry.example.io/web:1.2", None);
+        assert!(c.inspect.is_none() && c.detail.is_none());
+        let json = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            json,
+            r#"{"name":"web","image":"registry.example.io/web","version":"1.2","status":"Up 3 weeks (healthy)","state":"running","health":"healthy","exit_code":null,"problem":false}"#
+        );
+        // Everything set: the keys status.json has always had, in the same order.
+        let mut c = Container::from_row("api", "Exited (137) 1 minute ago", "api:2", None);
+        let t: Timestamp = "2026-11-25T16:00:00Z".parse().unwrap();
+        *c.inspect_mut() =
+            Inspect { restart_count: Some(3), oom_killed: true, started_at: Some(t), restart_policy: "always".into() };
+        *c.detail_mut() = Detail {
+            known: Some("k".into()),
+            since: Some(t),
+            restarts: 2,
+            crash_loop: true,
+            finished_at: Some(t),
+            error: "e".into(),
+            health_output: "h".into(),
+            logs: "l".into(),
+            reason: Some("r".into()),
+            uptime: Some(Box::default()),
+        };
+        let json = serde_json::to_string(&c).unwrap();
+        let keys = "name image version status state health exit_code problem known since restarts crash_loop \
+                    restart_count oom_killed started_at restart_policy finished_at error health_output logs reason uptime";
+        let at: Vec<usize> =
+            keys.split_whitespace().map(|k| json.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k}"))).collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{json}");
+    }
+
+    #[test]
     fn image_split() {
         assert_eq!(
             split_image("registry.example.io/intake_app:1.3.4_601-RC"),
