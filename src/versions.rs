@@ -48,21 +48,33 @@ pub const MAX_LISTED: usize = 3;
 /// One environment's cells, by service name.
 pub type EnvVersions = BTreeMap<String, Cell>;
 
-/// Collects the versions of one environment.
+/// Collects the versions of one environment. Each container is remembered by
+/// its place (8 bytes), not by its host and version (32): a million containers
+/// take 8 MB here while their cells are made.
 pub fn of(env: &Environment) -> EnvVersions {
-    let mut seen: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
-    for host in &env.hosts {
-        for c in host.containers.iter().filter(|c| c.state != State::Missing && !c.version.is_empty()) {
-            seen.entry(&c.name).or_default().push((&host.name, &c.version));
+    let mut seen: BTreeMap<&str, Vec<(u32, u32)>> = BTreeMap::new();
+    for (h, host) in env.hosts.iter().enumerate() {
+        for (i, c) in host.containers.iter().enumerate() {
+            if c.state != State::Missing && !c.version.is_empty() {
+                seen.entry(&c.name).or_default().push((h as u32, i as u32));
+            }
         }
     }
-    seen.into_iter().map(|(name, found)| (name.to_owned(), cell(&found))).collect()
+    seen.into_iter()
+        .map(|(name, places)| {
+            let found = places.iter().map(|&(h, i)| {
+                let host = &env.hosts[h as usize];
+                (host.name.as_str(), host.containers[i as usize].version.as_str())
+            });
+            (name.to_owned(), cell(found, places.len()))
+        })
+        .collect()
 }
 
-/// The cell of one service from its `(host, version)` pairs.
-fn cell(found: &[(&str, &str)]) -> Cell {
+/// The cell of one service from its `len` `(host, version)` pairs.
+fn cell<'a>(found: impl Iterator<Item = (&'a str, &'a str)> + Clone, len: usize) -> Cell {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for (_, v) in found {
+    for (_, v) in found.clone() {
         *counts.entry(v).or_default() += 1;
     }
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -80,13 +92,13 @@ fn cell(found: &[(&str, &str)]) -> Cell {
         (by_count.iter().take(MAX_LISTED).map(|(v, _)| (*v).to_owned()).collect(), most)
     };
     let mut hosts = Vec::new();
-    if ha_drift && found.len() <= 2 * MAX_LISTED {
-        hosts.extend(found.iter().map(|(h, v)| format!("{h}: {v}")));
+    if ha_drift && len <= 2 * MAX_LISTED {
+        hosts.extend(found.map(|(h, v)| format!("{h}: {v}")));
     }
     Cell {
         versions,
         distinct,
-        containers: found.len(),
+        containers: len,
         most_common,
         hosts,
         ha_drift,
