@@ -48,7 +48,12 @@ fn latest(i: &Incident) -> Timestamp {
 
 /// Sorts incidents by their latest change, newest first (ties by id).
 pub fn newest_first(incidents: &mut [Incident]) {
-    incidents.sort_by(|a, b| latest(b).cmp(&latest(a)).then_with(|| a.id.cmp(&b.id)));
+    incidents.sort_by(newer);
+}
+
+/// The order of [`newest_first`]: `a` before `b` when it changed later.
+pub fn newer(a: &Incident, b: &Incident) -> std::cmp::Ordering {
+    latest(b).cmp(&latest(a)).then_with(|| a.id.cmp(&b.id))
 }
 
 /// The page's view of `incidents` (the newest, in order).

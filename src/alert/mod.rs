@@ -105,9 +105,15 @@ pub fn step(before: &Before, alerts: &mut state::EnvAlerts, seen: &Seen) -> EnvA
 /// The incidents of `alerts` with the latest activity, at most [`feed::LISTED`],
 /// and how many it has.
 pub fn listed_incidents(alerts: &state::EnvAlerts) -> (Vec<state::Incident>, usize) {
-    let mut incidents: Vec<state::Incident> = alerts.incidents.clone();
+    // Only the listed ones are copied: an environment with thousands of
+    // incidents does not hold a second copy of them all.
+    let mut newest: Vec<&state::Incident> = alerts.incidents.iter().collect();
+    if newest.len() > feed::LISTED {
+        newest.select_nth_unstable_by(feed::LISTED - 1, |a, b| feed::newer(a, b));
+        newest.truncate(feed::LISTED);
+    }
+    let mut incidents: Vec<state::Incident> = newest.into_iter().cloned().collect();
     feed::newest_first(&mut incidents);
-    incidents.truncate(feed::LISTED);
     (incidents, alerts.incidents.len())
 }
 
@@ -497,6 +503,35 @@ mod tests {
         assert!(!seen.judged);
         assert_eq!(seen.problems.len(), 1);
         assert_eq!((seen.problems[0].subject.what(), seen.problems[0].problem.as_str()), ("environment", "unknown"));
+    }
+
+    #[test]
+    fn the_listed_incidents_are_the_newest_of_many() {
+        let t0: jiff::Timestamp = "2026-11-25T00:00:00Z".parse().unwrap();
+        let mut alerts = state::EnvAlerts::default();
+        // Scattered times, some equal (ties go by id), some ended later than others began.
+        for n in 0..(feed::LISTED as i64 * 3) {
+            let started = t0 + jiff::SignedDuration::from_mins((n * 7919) % 1000);
+            alerts.incidents.push(state::Incident {
+                id: format!("c{n}"),
+                subject: Subject { env: "e".into(), host: Some("h".into()), container: Some(format!("c{n}")) },
+                page: String::new(),
+                problem: "exited".into(),
+                severity: crate::settings::Severity::Critical,
+                state: "exited 1".into(),
+                started,
+                ended: (n % 3 == 0).then(|| started + jiff::SignedDuration::from_mins(n % 500)),
+                recovered_state: None,
+                known: None,
+                notified: false,
+            });
+        }
+        let mut all = alerts.incidents.clone();
+        feed::newest_first(&mut all);
+        all.truncate(feed::LISTED);
+        let (listed, count) = listed_incidents(&alerts);
+        assert_eq!(count, feed::LISTED * 3);
+        assert_eq!(listed, all, "the same as sorting them all");
     }
 
     #[test]
