@@ -16,7 +16,7 @@ use jiff::Timestamp;
 
 use crate::alert::NotifierStatus;
 use crate::alert::feed::IncidentView;
-use crate::history::{EnvHistory, Run};
+use crate::history::Run;
 use crate::model::{Counts, EnvStatus, Environment};
 use crate::monitor::{Monitor, Notices};
 use crate::site::display_time;
@@ -185,8 +185,9 @@ pub struct EnvSummary {
 }
 
 impl EnvSummary {
-    pub fn of(env: &Environment, history: Option<&EnvHistory>) -> EnvSummary {
-        let runs = history.map_or(&[][..], |h| &h.runs[h.runs.len().saturating_sub(STRIP_RUNS)..]);
+    /// `runs`: the environment's history, oldest first (this run's last).
+    pub fn of(env: &Environment, runs: &[Run]) -> EnvSummary {
+        let runs = &runs[runs.len().saturating_sub(STRIP_RUNS)..];
         EnvSummary {
             name: env.name.clone(),
             page: env.page.clone(),

@@ -340,31 +340,34 @@ impl Job<'_> {
             None if !alerts.is_empty() => Some(EnvHistory { name: env.name.clone(), alerts, ..EnvHistory::default() }),
             None => None,
         };
+        // The history is written first and let go of but its runs: a huge
+        // environment's tracks and alerts are not held while its outputs are made.
+        if let Some(history) = &history {
+            write_file(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
+        }
+        let history_written = history.is_some();
+        let runs = history.map(|h| h.runs).unwrap_or_default();
         let env = Arc::new(env);
         // The outputs only read the environment: a huge one's are made on two threads.
         let huge = env.counts.containers > SPOOL_JSON_CONTAINERS;
         let (written, (json, (reports, versions))) = join_if(
             huge,
-            || -> Result<()> {
+            || {
                 write_file(&self.site.join(&env.page), |w| {
                     self.templates.render("env.html", env_page(self.common, &env), w)
-                })?;
-                if let Some(history) = &history {
-                    write_file(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
-                }
-                Ok(())
+                })
             },
             || join_if(huge, || self.status_json(&env), || (reports.fragments(&env), versions::of(&env))),
         );
         written?;
         let (json, reports) = (json?, reports?);
         Ok(Rendered {
-            summary: EnvSummary::of(&env, history.as_ref()),
+            summary: EnvSummary::of(&env, &runs),
             versions,
             json,
             reports,
             alerts: alerts_out,
-            history_written: history.is_some(),
+            history_written,
         })
     }
 
