@@ -190,7 +190,7 @@ impl EnvHistory {
     /// file is an empty history (with a log line), never an error.
     pub fn load(path: &Path, name: &str) -> EnvHistory {
         let fresh = EnvHistory { name: name.to_owned(), ..EnvHistory::default() };
-        let Ok(bytes) = crate::readfile::read_regular(path).map(|s| s.bytes) else { return fresh };
+        let Ok(bytes) = crate::readfile::read_regular(path).map(|s| s.into_bytes()) else { return fresh };
         match serde_json::from_slice::<EnvHistory>(&bytes) {
             Ok(h) if h.name == name => h,
             Ok(_) => fresh,

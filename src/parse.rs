@@ -86,18 +86,29 @@ impl Hosts {
 
 /// Parses the bytes of one environment file.
 pub fn parse_file(bytes: &[u8]) -> ParsedFile {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    parse_blocks(vec![bytes])
+}
+
+/// Parses one environment file given as consecutive blocks of bytes (see
+/// [`crate::readfile::Snapshot`]). Each block is let go of as soon as it has
+/// been read: the file is never held whole beside the containers made of it.
+pub fn parse_blocks<B: AsRef<[u8]>>(blocks: Vec<B>) -> ParsedFile {
+    let mut blocks = Blocks { blocks: blocks.into(), at: 0 };
+    if blocks.bytes().take(3).eq(*b"\xEF\xBB\xBF") {
+        blocks.skip(3);
+    }
+    if blocks.bytes().all(|b| b.is_ascii_whitespace()) {
         return ParsedFile::failed(
             "the file is empty: nothing was gathered for this environment (check the gathering playbook's run)",
         );
     }
-    if looks_binary(bytes) {
+    if looks_binary(&blocks.bytes().take(8192).collect::<Vec<u8>>()) {
         return ParsedFile::failed(
             "the file is binary, not text: it is not a `docker ps -a` listing (check what wrote it)",
         );
     }
-    let mut out = if is_csv_header(first_line(bytes)) { parse_csv(bytes) } else { parse_legacy(bytes) };
+    let csv = is_csv_header(&first_line(blocks.bytes()));
+    let mut out = if csv { parse_csv(blocks) } else { parse_legacy(blocks) };
     if out.error.is_none() && out.hosts.is_empty() {
         out.error = Some(format!(
             "no host or container could be read from the file ({} unreadable lines): it is not in either input layout",
@@ -114,8 +125,86 @@ fn looks_binary(bytes: &[u8]) -> bool {
     control * 10 > head.len()
 }
 
-fn first_line(bytes: &[u8]) -> &[u8] {
-    bytes.split(|&b| b == b'\n').find(|l| !l.iter().all(u8::is_ascii_whitespace)).unwrap_or_default()
+/// The first line that is not blank (its first [`MAX_LINE_BYTES`] bytes).
+fn first_line(bytes: impl Iterator<Item = u8>) -> Vec<u8> {
+    let mut line = Vec::new();
+    for b in bytes {
+        if b == b'\n' {
+            if !line.iter().all(u8::is_ascii_whitespace) {
+                break;
+            }
+            line.clear();
+        } else if line.len() < MAX_LINE_BYTES {
+            line.push(b);
+        }
+    }
+    line
+}
+
+/// The blocks of a file being parsed, each dropped once read past.
+struct Blocks<B> {
+    blocks: std::collections::VecDeque<B>,
+    /// Where reading is in the first block.
+    at: usize,
+}
+
+impl<B: AsRef<[u8]>> Blocks<B> {
+    /// The bytes not read yet.
+    fn bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        self.blocks.iter().enumerate().flat_map(|(k, b)| b.as_ref()[if k == 0 { self.at } else { 0 }..].iter().copied())
+    }
+
+    /// Reads past `n` bytes.
+    fn skip(&mut self, mut n: usize) {
+        while let Some(block) = self.blocks.front() {
+            let left = block.as_ref().len() - self.at;
+            if n < left {
+                self.at += n;
+                return;
+            }
+            n -= left;
+            self.blocks.pop_front();
+            self.at = 0;
+        }
+    }
+    /// Calls `f` with each line of the blocks put together, as `split(b'\n')`
+    /// would give them; a line that runs on into the next block is joined.
+    fn for_each_line(mut self, mut f: impl FnMut(&[u8])) {
+        let mut carry: Vec<u8> = Vec::new();
+        while let Some(block) = self.blocks.pop_front() {
+            let mut rest = &block.as_ref()[std::mem::take(&mut self.at)..];
+            while let Some(i) = memchr::memchr(b'\n', rest) {
+                if carry.is_empty() {
+                    f(&rest[..i]);
+                } else {
+                    carry.extend_from_slice(&rest[..i]);
+                    f(&carry);
+                    carry.clear();
+                }
+                rest = &rest[i + 1..];
+            }
+            carry.extend_from_slice(rest);
+        }
+        f(&carry);
+    }
+}
+
+impl<B: AsRef<[u8]>> std::io::Read for Blocks<B> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while let Some(block) = self.blocks.front() {
+            let rest = &block.as_ref()[self.at..];
+            if rest.is_empty() {
+                self.blocks.pop_front();
+                self.at = 0;
+                continue;
+            }
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.at += n;
+            return Ok(n);
+        }
+        Ok(0)
+    }
 }
 
 /// The CSV layout starts with a header naming at least `host` and `name` (maybe quoted).
@@ -153,25 +242,26 @@ fn is_host_name(s: &str) -> bool {
 }
 
 /// Legacy layout: a host line, then `NAME,STATUS,IMAGE` lines.
-fn parse_legacy(bytes: &[u8]) -> ParsedFile {
+fn parse_legacy<B: AsRef<[u8]>>(blocks: Blocks<B>) -> ParsedFile {
     let mut out = ParsedFile { layout: Some(Layout::Legacy), ..ParsedFile::default() };
     let mut hosts = Hosts::default();
     let mut current: Option<String> = None;
-    for (i, raw) in lines(bytes).enumerate() {
-        let lineno = i + 1;
+    let mut lineno = 0;
+    blocks.for_each_line(|raw| {
+        lineno += 1;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.len() > MAX_LINE_BYTES {
             out.warn(lineno, format!("line is {} bytes long (limit {MAX_LINE_BYTES}); skipped", raw.len()));
-            continue;
+            return;
         }
         if memchr::memchr(0, raw).is_some() {
             out.warn(lineno, "line contains NUL bytes; skipped");
-            continue;
+            return;
         }
         let text = decode(&mut out, lineno, raw);
         let line = text.trim();
         if line.is_empty() {
-            continue;
+            return;
         }
         let Some((name, rest)) = split_comma(line) else {
             if docker_error(line) {
@@ -188,7 +278,7 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
             } else {
                 out.warn(lineno, "expected a host name or NAME,STATUS,IMAGE; skipped");
             }
-            continue;
+            return;
         };
         // Trailing commas and extra columns are tolerated; fewer than three fields are not.
         let (status, rest) = split_comma(rest).unwrap_or((rest, ""));
@@ -197,11 +287,11 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
         if image.is_empty() {
             let found = line.trim_end_matches([',', ' ']).split(',').count();
             out.warn(lineno, format!("expected NAME,STATUS,IMAGE, found {found} fields"));
-            continue;
+            return;
         }
         if name.is_empty() {
             out.warn(lineno, "empty container name; skipped");
-            continue;
+            return;
         }
         if current.is_none() {
             if !hosts.index.contains_key(NO_HOST) {
@@ -211,27 +301,9 @@ fn parse_legacy(bytes: &[u8]) -> ParsedFile {
         }
         let host_name = current.as_deref().unwrap_or(NO_HOST);
         hosts.get(host_name, lineno).0.containers.push(Container::from_row(name, status, image, None));
-    }
+    });
     out.hosts = hosts.list;
     out
-}
-
-/// The lines of `bytes`, as `split(b'\n')` gives them, found with memchr.
-fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut rest = Some(bytes);
-    std::iter::from_fn(move || {
-        let r = rest?;
-        match memchr::memchr(b'\n', r) {
-            Some(i) => {
-                rest = Some(&r[i + 1..]);
-                Some(&r[..i])
-            }
-            None => {
-                rest = None;
-                Some(r)
-            }
-        }
-    })
 }
 
 /// `s` cut at its first comma, or `None` without one.
@@ -338,7 +410,7 @@ impl Columns {
 pub const FREE_TEXT_BYTES: usize = 16 * 1024;
 
 /// CSV layout: RFC 4180 with a header row, columns in any order.
-fn parse_csv(bytes: &[u8]) -> ParsedFile {
+fn parse_csv<B: AsRef<[u8]>>(bytes: Blocks<B>) -> ParsedFile {
     let mut out = ParsedFile { layout: Some(Layout::Csv), ..ParsedFile::default() };
     // Fields are trimmed (ASCII whitespace, as `csv::Trim::All` would) where they are
     // read: trimming every field of every record rebuilt each record, a fifth of the parse.
@@ -629,6 +701,26 @@ mod tests {
         assert_eq!((logspout.state, logspout.exit_code, logspout.problem), (State::Exited, Some(137), true));
         assert_eq!((logspout.image.as_str(), logspout.version.as_str()), ("gliderlabs/logspout", "v3.2.6"));
         assert_eq!(p.hosts[1].containers[0].health, Health::Healthy);
+    }
+
+    #[test]
+    fn a_file_in_blocks_parses_as_it_does_whole_wherever_the_blocks_end() {
+        let csv = "host,name,image,state,status,logs\n\
+                   h1,web,nginx:1,running,Up 1 second,\"two\nlines, \"\"quoted\"\"\"\n\
+                   h1,db,pg:16,exited,Exited (1) 2 hours ago,\n\
+                   h2,,,unreachable,ssh: timed out,\n\
+                   h2,web,nginx:1,running,Up 2 days,\n";
+        let legacy = format!("\u{feff}{}bad line\n,\nh3\r\nweb,Up 1 second\n", LEGACY.replace('\n', "\r\n"));
+        for text in [csv, legacy.as_str(), "\u{feff}\n\n  \nh1\nweb,Up 1 second,x:1", "\n\n\u{0}\u{1}\u{2}\u{3}"] {
+            let whole = format!("{:?}", parse_file(text.as_bytes()));
+            let bytes = text.as_bytes();
+            for cut in 0..=bytes.len() {
+                for second in [cut, (cut + 7).min(bytes.len()), bytes.len()] {
+                    let blocks = vec![&bytes[..cut], &bytes[cut..second], &bytes[second..]];
+                    assert_eq!(format!("{:?}", parse_blocks(blocks)), whole, "{text:?} cut at {cut} and {second}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -27,10 +27,18 @@ const SETTLE: Duration = Duration::from_millis(20);
 const RECENT: Duration = Duration::from_secs(2);
 const SETTLE_PARTIAL: Duration = Duration::from_millis(100);
 
+/// Input files are read in blocks of about this size, each cut after a line
+/// break, so that the parser can let go of each block once it has read it:
+/// a 60 MB file is not held whole while its containers are made.
+pub const BLOCK_BYTES: usize = 4 << 20;
+
 /// A file's bytes as read, and what is known of them.
 #[derive(Debug)]
 pub struct Snapshot {
-    pub bytes: Vec<u8>,
+    /// The bytes in order. Every block but the last ends with a line break (a
+    /// line longer than a block makes its block longer); a file read by
+    /// [`read_regular`] is one block. No block is empty.
+    pub blocks: Vec<Vec<u8>>,
     /// Modification time when it was read.
     pub modified: Option<SystemTime>,
     /// The file changed during every reading: `bytes` is the last reading cut
@@ -61,6 +69,37 @@ impl std::fmt::Display for ReadError {
 
 impl std::error::Error for ReadError {}
 
+impl Snapshot {
+    /// How many bytes were read.
+    pub fn len(&self) -> usize {
+        self.blocks.iter().map(Vec::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.blocks.is_empty()
+    }
+
+    /// The bytes in one piece.
+    pub fn into_bytes(mut self) -> Vec<u8> {
+        if self.blocks.len() == 1 { self.blocks.pop().unwrap_or_default() } else { self.blocks.concat() }
+    }
+
+    /// Cuts what follows the last line break.
+    fn cut_after_last_line(&mut self) {
+        while let Some(last) = self.blocks.last_mut() {
+            match last.iter().rposition(|&b| b == b'\n') {
+                Some(i) => {
+                    last.truncate(i + 1);
+                    return;
+                }
+                None => {
+                    self.blocks.pop();
+                }
+            }
+        }
+    }
+}
+
 impl From<std::io::Error> for ReadError {
     fn from(e: std::io::Error) -> ReadError {
         ReadError::Io(e)
@@ -89,17 +128,17 @@ pub fn special_kind(meta: &Metadata) -> Option<&'static str> {
 
 /// Reads `path` if it is a regular file, never blocking on it.
 pub fn read_regular(path: &Path) -> Result<Snapshot, ReadError> {
-    read(path, false)
+    read(path, false, None)
 }
 
 /// Reads an input file of lines: [`read_regular`], and a recently modified file
 /// whose last line has no line break counts as settled only if it holds still
 /// a moment more.
 pub fn read_input(path: &Path) -> Result<Snapshot, ReadError> {
-    read(path, true)
+    read(path, true, Some(BLOCK_BYTES))
 }
 
-fn read(path: &Path, lines: bool) -> Result<Snapshot, ReadError> {
+fn read(path: &Path, lines: bool, block: Option<usize>) -> Result<Snapshot, ReadError> {
     // Looked at before it is opened: a socket cannot be opened at all, and a
     // clear word beats "No such device or address".
     if let Some(what) = special_kind(&std::fs::metadata(path)?) {
@@ -118,9 +157,9 @@ fn read(path: &Path, lines: bool) -> Result<Snapshot, ReadError> {
         if let Some(what) = special_kind(&before) {
             return Err(ReadError::NotRegular(what));
         }
-        let (bytes, mut settled) = read_once(&mut file, &before)?;
+        let (blocks, mut settled) = read_once(&mut file, &before, block)?;
         modified = before.modified().ok();
-        let partial = bytes.last().is_some_and(|&b| b != b'\n');
+        let partial = blocks.last().and_then(|b| b.last()).is_some_and(|&b| b != b'\n');
         let recent = modified.and_then(|m| m.elapsed().ok()).is_none_or(|age| age < RECENT);
         if lines && settled && partial && recent {
             // A writer may be between two writes of one line: the line counts as
@@ -129,14 +168,14 @@ fn read(path: &Path, lines: bool) -> Result<Snapshot, ReadError> {
             settled = same(&before, &file.metadata()?);
         }
         if settled {
-            return Ok(Snapshot { bytes, modified, unsettled: false });
+            return Ok(Snapshot { blocks, modified, unsettled: false });
         }
         log::debug!("{} changed while it was read (attempt {})", path.display(), attempt + 1);
-        last = bytes;
+        last = blocks;
     }
-    let whole = last.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    last.truncate(whole);
-    Ok(Snapshot { bytes: last, modified, unsettled: true })
+    let mut snapshot = Snapshot { blocks: last, modified, unsettled: true };
+    snapshot.cut_after_last_line();
+    Ok(snapshot)
 }
 
 /// The same length, modification and change times.
@@ -147,15 +186,40 @@ fn same(before: &Metadata, after: &Metadata) -> bool {
         && after.ctime_nsec() == before.ctime_nsec()
 }
 
-/// One reading of an open file: its bytes, and whether it held still (same
-/// length and modification time before and after, and nothing past the end).
-fn read_once(file: &mut File, before: &Metadata) -> std::io::Result<(Vec<u8>, bool)> {
+/// One reading of an open file: its bytes in blocks of about `block` bytes,
+/// each cut after a line break (in one block without `block`), and whether
+/// it held still (same length and modification time before and after, and
+/// nothing past the end).
+fn read_once(file: &mut File, before: &Metadata, block: Option<usize>) -> std::io::Result<(Vec<Vec<u8>>, bool)> {
     let len = before.len();
-    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).saturating_add(1));
     // One byte more than its length: a file that grew shows it at once.
-    file.take(len.saturating_add(1)).read_to_end(&mut bytes)?;
-    let settled = bytes.len() as u64 == len && same(before, &file.metadata()?);
-    Ok((bytes, settled))
+    let mut rest = file.take(len.saturating_add(1));
+    let mut blocks = Vec::new();
+    let mut read = 0u64;
+    let mut bytes: Vec<u8> = Vec::new();
+    loop {
+        let left = usize::try_from(len.saturating_add(1) - read).unwrap_or(usize::MAX);
+        // The line cut off the last block, and up to `block` more bytes.
+        bytes.reserve(left.min(block.unwrap_or(usize::MAX)));
+        let n = (&mut rest).take(block.map_or(u64::MAX, |b| b as u64)).read_to_end(&mut bytes)?;
+        read += n as u64;
+        if n == 0 {
+            break;
+        }
+        if block.is_none() {
+            continue;
+        }
+        // Cut after the last line break; a block with none grows until it has one.
+        if let Some(i) = memchr::memrchr(b'\n', &bytes[bytes.len() - n..]).map(|i| i + bytes.len() - n) {
+            let tail = bytes.split_off(i + 1);
+            blocks.push(std::mem::replace(&mut bytes, tail));
+        }
+    }
+    if !bytes.is_empty() {
+        blocks.push(bytes);
+    }
+    let settled = read == len && same(before, &file.metadata()?);
+    Ok((blocks, settled))
 }
 
 #[cfg(test)]
@@ -168,8 +232,31 @@ mod tests {
         let p = dir.path().join("a.txt");
         std::fs::write(&p, "h\nweb,Up 1 second,x:1\n").unwrap();
         let s = read_regular(&p).unwrap();
-        assert_eq!(s.bytes, b"h\nweb,Up 1 second,x:1\n");
         assert!(!s.unsettled && s.modified.is_some());
+        assert_eq!(s.into_bytes(), b"h\nweb,Up 1 second,x:1\n");
+    }
+
+    #[test]
+    fn an_input_file_is_read_in_blocks_cut_after_line_breaks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.txt");
+        let text = "h\nweb,Up 1 second,x:1\na line longer than a block\n\nlast, unfinished";
+        std::fs::write(&p, text).unwrap();
+        let s = read(&p, true, Some(8)).unwrap();
+        let blocks: Vec<&str> = s.blocks.iter().map(|b| std::str::from_utf8(b).unwrap()).collect();
+        assert_eq!(blocks, ["h\n", "web,Up 1 second,x:1\n", "a line longer than a block\n\n", "last, unfinished"]);
+        assert_eq!((s.len(), s.into_bytes()), (text.len(), text.as_bytes().to_vec()));
+        assert_eq!(read_regular(&p).unwrap().blocks.len(), 1, "the history and the alert state are read in one piece");
+        // What a file that will not hold still keeps: up to its last line break.
+        let mut s = Snapshot { blocks: vec![b"a\n".to_vec(), b"b\nc".to_vec()], modified: None, unsettled: true };
+        s.cut_after_last_line();
+        assert_eq!(s.blocks, [b"a\n".to_vec(), b"b\n".to_vec()]);
+        let mut s = Snapshot { blocks: vec![b"a\n".to_vec(), b"bc".to_vec()], modified: None, unsettled: true };
+        s.cut_after_last_line();
+        assert_eq!(s.blocks, [b"a\n".to_vec()]);
+        let mut s = Snapshot { blocks: vec![b"abc".to_vec()], modified: None, unsettled: true };
+        s.cut_after_last_line();
+        assert!(s.is_empty());
     }
 
     #[test]

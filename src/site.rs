@@ -20,7 +20,7 @@ use crate::history::EnvHistory;
 use crate::model::Environment;
 use crate::monitor::Monitor;
 use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
-use crate::parse::parse_file;
+use crate::parse::parse_blocks;
 use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Parts, Reports};
@@ -424,12 +424,13 @@ pub fn load_environment(file: &InputFile, page: &str) -> Environment {
     match read_input(&file.path) {
         Err(e) => env.error = Some(format!("cannot read {}: {e}", file.path.display())),
         Ok(snapshot) => {
-            let mut parsed = parse_file(&snapshot.bytes);
-            if snapshot.unsettled {
+            let (len, unsettled, modified) = (snapshot.len(), snapshot.unsettled, snapshot.modified);
+            let mut parsed = parse_blocks(snapshot.blocks);
+            if unsettled {
                 parsed.warn_file(format!(
                     "the file changed while it was read (still being written?): read as it was at {} bytes, \
                      up to its last whole line; write it elsewhere and rename it into place",
-                    snapshot.bytes.len()
+                    len
                 ));
             }
             env.layout = parsed.layout;
@@ -439,7 +440,7 @@ pub fn load_environment(file: &InputFile, page: &str) -> Environment {
             env.warnings =
                 parsed.warnings.iter().map(|(line, why)| format!("{}: {why}", at(&file.rel, *line))).collect();
             report(&file.path, &parsed.warnings, parsed.warning_count);
-            let modified = snapshot.modified.and_then(|m| Timestamp::try_from(m).ok());
+            let modified = modified.and_then(|m| Timestamp::try_from(m).ok());
             env.data_time = parsed.gathered_at.or(modified);
         }
     }

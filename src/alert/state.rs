@@ -179,7 +179,7 @@ impl AlertState {
     pub fn load(site: &Path) -> Option<AlertState> {
         let path = site.join(STATE_FILE);
         let bytes = match crate::readfile::read_regular(&path) {
-            Ok(snapshot) => snapshot.bytes,
+            Ok(snapshot) => snapshot.into_bytes(),
             Err(crate::readfile::ReadError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return None,
             Err(e) => {
                 log::warn!("{}: cannot read the alert state ({e}); alerts start afresh", path.display());
