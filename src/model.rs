@@ -12,7 +12,7 @@ use crate::status::{Health, State, parse_status};
 /// `docker inspect` said, and what a problem carries: its reason, since when,
 /// its logs) is boxed apart. A container is 128 bytes, not 264: an environment
 /// of a million containers holds 130 MB of them, not 270.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Container {
     pub name: Text,
     /// Image repository, without tag or digest (`registry.example.io/intake_app`).
@@ -85,6 +85,18 @@ static NO_DETAIL: Detail = Detail {
     reason: None,
     uptime: None,
 };
+
+/// Equal when everything is: an empty box is the same as none.
+impl PartialEq for Container {
+    fn eq(&self, other: &Container) -> bool {
+        (&self.name, &self.image, &self.version, &self.status)
+            == (&other.name, &other.image, &other.version, &other.status)
+            && (self.state, self.health, self.problem, self.exit_code)
+                == (other.state, other.health, other.problem, other.exit_code)
+            && self.inspect() == other.inspect()
+            && self.detail() == other.detail()
+    }
+}
 
 /// `status.json` and the templates see one flat object per container, its
 /// keys in this order, each optional one only when it has a value.
@@ -440,6 +452,12 @@ mod tests {
         assert!(std::mem::size_of::<Container>() <= 128, "{} bytes", std::mem::size_of::<Container>());
         let c = Container::from_row("web", "Up 3 weeks (healthy)", "registry.example.io/web:1.2", None);
         assert!(c.inspect.is_none() && c.detail.is_none());
+        let mut boxed = c.clone();
+        boxed.inspect_mut();
+        boxed.detail_mut();
+        assert_eq!(boxed, c, "an empty box is the same as none");
+        boxed.detail_mut().restarts = 1;
+        assert_ne!(boxed, c);
         let json = serde_json::to_string(&c).unwrap();
         assert_eq!(
             json,
