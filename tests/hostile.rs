@@ -117,6 +117,34 @@ fn a_million_line_file_renders_with_its_warnings_counted() {
 }
 
 #[test]
+fn a_csv_file_of_many_blocks_keeps_every_multi_line_field_whole() {
+    // Over 10 MB: read in 4 MB blocks cut after line breaks, which here fall
+    // inside quoted fields as often as not. Each field must come out whole.
+    let dir = tempfile::tempdir().unwrap();
+    let log = |i: usize| format!("row {i} starts\n{}\nrow {i}, \"quoted\", ends", "x".repeat(i % 300));
+    let mut text = String::from("host,name,image,state,status,logs\n");
+    for i in 0..50_000 {
+        text.push_str(&format!(
+            "h{},c{i},img:1,exited,Exited (1) 1 hour ago,\"{}\"\n",
+            i / 1000,
+            log(i).replace('"', "\"\"")
+        ));
+    }
+    assert!(text.len() > 10 << 20, "{} bytes", text.len());
+    fs::write(dir.path().join("blocks.txt"), text).unwrap();
+    let (s, _, _) = render(dir.path());
+    let e = env(&s, "blocks");
+    assert_eq!(e["warnings"].as_array().unwrap().len(), 0, "{}", e["warnings"]);
+    let containers: Vec<&Value> =
+        e["hosts"].as_array().unwrap().iter().flat_map(|h| h["containers"].as_array().unwrap()).collect();
+    assert_eq!(containers.len(), 50_000);
+    for (i, c) in containers.iter().enumerate() {
+        assert_eq!(c["name"], format!("c{i}"));
+        assert_eq!(c["logs"], log(i), "c{i}");
+    }
+}
+
+#[test]
 fn crlf_and_bom_are_read_as_plain_text() {
     let (s, _, _) = render(&corpus());
     let e = env(&s, "crlf-bom");
