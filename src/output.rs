@@ -223,15 +223,43 @@ impl Staging {
 /// flushed to disk when it is closed (`auto_da_alloc`), which made every page a
 /// synchronous write.
 pub fn write_file(path: &Path, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
-    let context = || format!("cannot write {}", path.display());
-    let file = File::options().write(true).create(true).truncate(false).open(path).with_context(context)?;
-    let mut writer = BufWriter::with_capacity(64 * 1024, file);
-    fill(&mut writer).with_context(context)?;
-    let mut file = writer.into_inner().map_err(|e| e.into_error()).with_context(context)?;
-    // Written from offset 0, so where the file stands now is the new length.
-    let written = file.stream_position().with_context(context)?;
-    file.set_len(written).with_context(context)?;
-    Ok(())
+    let mut file = SiteFile::create(path)?;
+    file.write(fill)?;
+    file.finish()
+}
+
+/// A file of a site being built, written in several goes (see [`write_file`]):
+/// what is known first need not be held until the rest is.
+pub struct SiteFile {
+    path: PathBuf,
+    writer: BufWriter<File>,
+}
+
+impl SiteFile {
+    pub fn create(path: &Path) -> Result<SiteFile> {
+        let file = File::options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(SiteFile { path: path.to_owned(), writer: BufWriter::with_capacity(64 * 1024, file) })
+    }
+
+    /// Writes the next part.
+    pub fn write(&mut self, fill: impl FnOnce(&mut dyn Write) -> Result<()>) -> Result<()> {
+        fill(&mut self.writer).with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Flushes the file and cuts it where the writing ended.
+    pub fn finish(self) -> Result<()> {
+        let context = || format!("cannot write {}", self.path.display());
+        let mut file = self.writer.into_inner().map_err(|e| e.into_error()).with_context(context)?;
+        // Written from offset 0, so where the file stands now is the new length.
+        let written = file.stream_position().with_context(context)?;
+        file.set_len(written).with_context(context)?;
+        Ok(())
+    }
 }
 
 /// Removes links from a build folder: carried-over files of others (hard links
