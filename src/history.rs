@@ -9,6 +9,7 @@
 //! a time, not two million.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -186,6 +187,34 @@ impl<'de> Deserialize<'de> for Tracks {
 }
 
 impl EnvHistory {
+    /// Writes the file as serde would, but its alerts: the head of the file,
+    /// written as soon as the environment is judged, so that a huge
+    /// environment's tracks are let go of before its outputs are made. The
+    /// alerts follow with [`EnvHistory::write_tail`] once they are stepped.
+    pub fn write_head(&self, w: &mut dyn Write) -> anyhow::Result<()> {
+        w.write_all(b"{\"name\":")?;
+        serde_json::to_writer(&mut *w, &self.name)?;
+        w.write_all(b",\"runs\":")?;
+        serde_json::to_writer(&mut *w, &self.runs)?;
+        w.write_all(b",\"hosts\":")?;
+        serde_json::to_writer(&mut *w, &self.hosts)?;
+        if !self.uptime.is_empty() {
+            w.write_all(b",\"uptime\":")?;
+            serde_json::to_writer(&mut *w, &self.uptime)?;
+        }
+        Ok(())
+    }
+
+    /// Ends a file begun by [`EnvHistory::write_head`] with `alerts`.
+    pub fn write_tail(alerts: &EnvAlerts, w: &mut dyn Write) -> anyhow::Result<()> {
+        if !alerts.is_empty() {
+            w.write_all(b",\"alerts\":")?;
+            serde_json::to_writer(&mut *w, alerts)?;
+        }
+        w.write_all(b"}")?;
+        Ok(())
+    }
+
     /// Reads the history of `name` from `path`; a missing, unreadable or foreign
     /// file is an empty history (with a log line), never an error.
     pub fn load(path: &Path, name: &str) -> EnvHistory {
@@ -325,6 +354,24 @@ mod tests {
         let mut tracks = Tracks::default();
         tracks.push("db".into(), Track { up: Some(7), ..Track::default() });
         assert_eq!(serde_json::to_string(&HostTracks::of(&tracks)).unwrap(), r#"{"db":{"up":7}}"#);
+    }
+
+    #[test]
+    fn the_file_written_in_two_parts_is_the_file_serde_writes() {
+        let json = r#"{"name":"a","runs":[{"t":"2026-11-25T16:30:00Z","s":"problem"}],"hosts":{"h":{"web":{"up":5}}}}"#;
+        let mut h: EnvHistory = serde_json::from_str(json).unwrap();
+        let parts = |h: &EnvHistory| {
+            let mut out = Vec::new();
+            h.write_head(&mut out).unwrap();
+            EnvHistory::write_tail(&h.alerts, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(parts(&h), json);
+        let t: Timestamp = "2026-11-25T16:30:00Z".parse().unwrap();
+        h.uptime.push(t, crate::uptime::Seen::Problem);
+        h.alerts.flapping.insert("a/h/web".into());
+        assert!(!h.uptime.is_empty() && !h.alerts.is_empty());
+        assert_eq!(parts(&h), serde_json::to_string(&h).unwrap());
     }
 
     #[test]

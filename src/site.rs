@@ -19,7 +19,7 @@ use crate::discover::{InputFile, discover, slugs};
 use crate::history::EnvHistory;
 use crate::model::Environment;
 use crate::monitor::Monitor;
-use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
+use crate::output::{MANIFEST, SiteFile, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
 use crate::parse::parse_blocks;
 use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
@@ -272,10 +272,6 @@ fn history_file(page: &str) -> String {
 /// and make their outputs on two threads.
 const SPOOL_JSON_CONTAINERS: usize = 50_000;
 
-/// Input files larger than this (some 50 000 to 75 000 containers, at 55 to 80
-/// bytes a line) are read while their history is.
-const HUGE_FILE_BYTES: u64 = 4 << 20;
-
 /// An environment's entry of `status.json`.
 enum Json {
     Bytes(Vec<u8>),
@@ -313,40 +309,29 @@ struct Job<'a> {
 impl Job<'_> {
     /// Parses, judges and writes one environment: its page and its history.
     fn render_environment(&self, reports: &Parts, file: &InputFile, page: &str) -> Result<Rendered> {
-        let history_file = history_file(page);
+        let history_file_name = history_file(page);
         // The history file also keeps the environment's alerts, with history on or off.
-        // A huge environment's file and history are read at once, on two threads.
-        let huge = std::fs::metadata(&file.path).is_ok_and(|m| m.len() > HUGE_FILE_BYTES);
-        let (mut env, mut previous) = join_if(
-            huge,
-            || load_environment(file, page),
-            || EnvHistory::load(&self.previous.join(&history_file), &file.name),
-        );
+        // It is read before the environment: a huge environment's history is
+        // read (into one buffer, then host by host) while no container is held.
+        let mut previous = EnvHistory::load(&self.previous.join(&history_file_name), &file.name);
+        let mut env = load_environment(file, page);
         let mut alerts = std::mem::take(&mut previous.alerts);
-        alerts.reopen(&env.page, self.cfg.settings.group_of(&env.name));
         let history = self.monitor.apply(&mut env, (self.cfg.settings.history_runs() > 0).then_some(previous));
-        let kept = (self.cfg.notify == alert::NotifyMode::DryRun).then(|| alerts.clone());
-        let mut alerts_out = alert::step(self.alerts, &mut alerts, &alert::observe(&env));
-        if let Some(kept) = kept {
-            // A dry run changes no alert state, and lists no incident it would have made.
-            alerts = kept;
-            (alerts_out.incidents, alerts_out.incident_count) = alert::listed_incidents(&alerts);
-        }
-        let history = match history {
-            Some(mut h) => Some({
-                h.alerts = alerts;
-                h
-            }),
-            None if !alerts.is_empty() => Some(EnvHistory { name: env.name.clone(), alerts, ..EnvHistory::default() }),
-            None => None,
+        // Memory is held in turn, not all at once: the history's tracks are
+        // written now and let go of; the outputs are made from the environment;
+        // the environment is let go of; then the alerts are stepped, from what
+        // they need of it (`seen`), and end the history file.
+        let mut history_file = None;
+        let runs = match history {
+            Some(mut h) => {
+                let mut file = SiteFile::create(&self.site.join(&history_file_name))?;
+                file.write(|w| h.write_head(w))?;
+                history_file = Some(file);
+                std::mem::take(&mut h.runs)
+            }
+            None => Vec::new(),
         };
-        // The history is written first and let go of but its runs: a huge
-        // environment's tracks and alerts are not held while its outputs are made.
-        if let Some(history) = &history {
-            write_file(&self.site.join(&history_file), |w| Ok(serde_json::to_writer(w, history)?))?;
-        }
-        let history_written = history.is_some();
-        let runs = history.map(|h| h.runs).unwrap_or_default();
+        let seen = alert::observe(&env);
         let env = Arc::new(env);
         // The outputs only read the environment: a huge one's are made on two threads.
         let huge = env.counts.containers > SPOOL_JSON_CONTAINERS;
@@ -361,14 +346,31 @@ impl Job<'_> {
         );
         written?;
         let (json, reports) = (json?, reports?);
-        Ok(Rendered {
-            summary: EnvSummary::of(&env, &runs),
-            versions,
-            json,
-            reports,
-            alerts: alerts_out,
-            history_written,
-        })
+        let summary = EnvSummary::of(&env, &runs);
+        drop(env);
+        alerts.reopen(&summary.page, self.cfg.settings.group_of(&summary.name));
+        let kept = (self.cfg.notify == alert::NotifyMode::DryRun).then(|| alerts.clone());
+        let mut alerts_out = alert::step(self.alerts, &mut alerts, &seen);
+        drop(seen);
+        if let Some(kept) = kept {
+            // A dry run changes no alert state, and lists no incident it would have made.
+            alerts = kept;
+            (alerts_out.incidents, alerts_out.incident_count) = alert::listed_incidents(&alerts);
+        }
+        let history_written = match history_file {
+            Some(mut file) => {
+                file.write(|w| EnvHistory::write_tail(&alerts, w))?;
+                file.finish()?;
+                true
+            }
+            None if !alerts.is_empty() => {
+                let history = EnvHistory { name: summary.name.clone(), alerts, ..EnvHistory::default() };
+                write_file(&self.site.join(&history_file_name), |w| Ok(serde_json::to_writer(w, &history)?))?;
+                true
+            }
+            None => false,
+        };
+        Ok(Rendered { summary, versions, json, reports, alerts: alerts_out, history_written })
     }
 
     /// The environment's entry of `status.json`.
