@@ -9,7 +9,6 @@
 //! a time, not two million.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::Path;
 
 use jiff::Timestamp;
@@ -18,6 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::alert::state::EnvAlerts;
 use crate::model::{EnvStatus, Text};
+use crate::output::SiteFile;
 use crate::status::lookup_ci;
 use crate::uptime::Segments;
 
@@ -58,10 +58,11 @@ pub struct Track {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvHistory {
     pub name: String,
+    /// By host, then container name. Written before the runs, so that the file
+    /// can be written host by host as they are tracked ([`HistoryWriter`]).
+    pub hosts: BTreeMap<String, HostTracks>,
     /// Oldest first, at most the configured number of runs.
     pub runs: Vec<Run>,
-    /// By host, then container name.
-    pub hosts: BTreeMap<String, HostTracks>,
     /// The environment fine or not, run after run (the last 30 days).
     #[serde(default, skip_serializing_if = "Segments::is_empty")]
     pub uptime: Segments,
@@ -187,34 +188,6 @@ impl<'de> Deserialize<'de> for Tracks {
 }
 
 impl EnvHistory {
-    /// Writes the file as serde would, but its alerts: the head of the file,
-    /// written as soon as the environment is judged, so that a huge
-    /// environment's tracks are let go of before its outputs are made. The
-    /// alerts follow with [`EnvHistory::write_tail`] once they are stepped.
-    pub fn write_head(&self, w: &mut dyn Write) -> anyhow::Result<()> {
-        w.write_all(b"{\"name\":")?;
-        serde_json::to_writer(&mut *w, &self.name)?;
-        w.write_all(b",\"runs\":")?;
-        serde_json::to_writer(&mut *w, &self.runs)?;
-        w.write_all(b",\"hosts\":")?;
-        serde_json::to_writer(&mut *w, &self.hosts)?;
-        if !self.uptime.is_empty() {
-            w.write_all(b",\"uptime\":")?;
-            serde_json::to_writer(&mut *w, &self.uptime)?;
-        }
-        Ok(())
-    }
-
-    /// Ends a file begun by [`EnvHistory::write_head`] with `alerts`.
-    pub fn write_tail(alerts: &EnvAlerts, w: &mut dyn Write) -> anyhow::Result<()> {
-        if !alerts.is_empty() {
-            w.write_all(b",\"alerts\":")?;
-            serde_json::to_writer(&mut *w, alerts)?;
-        }
-        w.write_all(b"}")?;
-        Ok(())
-    }
-
     /// Reads the history of `name` from `path`; a missing, unreadable or foreign
     /// file is an empty history (with a log line), never an error.
     pub fn load(path: &Path, name: &str) -> EnvHistory {
@@ -228,6 +201,78 @@ impl EnvHistory {
                 fresh
             }
         }
+    }
+}
+
+/// A history file written as it is made, in the order serde writes an
+/// [`EnvHistory`]: each host's tracks as soon as the host is tracked (see
+/// [`crate::monitor::Monitor::apply_streaming`]), then the runs and uptime,
+/// then the alerts once they are stepped. A huge environment's tracks are
+/// never all in memory, and its history is let go of before its outputs are made.
+pub struct HistoryWriter {
+    file: SiteFile,
+    hosts: usize,
+    /// The first write that failed: reported by [`HistoryWriter::rest`].
+    error: Option<anyhow::Error>,
+}
+
+impl HistoryWriter {
+    /// Starts the history of environment `name` at `path` (in the site being built).
+    pub fn create(path: &Path, name: &str) -> anyhow::Result<HistoryWriter> {
+        let mut file = SiteFile::create(path)?;
+        file.write(|w| {
+            w.write_all(b"{\"name\":")?;
+            serde_json::to_writer(&mut *w, name)?;
+            Ok(w.write_all(b",\"hosts\":{")?)
+        })?;
+        Ok(HistoryWriter { file, hosts: 0, error: None })
+    }
+
+    /// Writes one host's tracks.
+    pub fn host(&mut self, name: &str, tracks: &HostTracks) {
+        if self.error.is_some() {
+            return;
+        }
+        let first = self.hosts == 0;
+        self.hosts += 1;
+        let written = self.file.write(|w| {
+            if !first {
+                w.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *w, name)?;
+            w.write_all(b":")?;
+            Ok(serde_json::to_writer(&mut *w, tracks)?)
+        });
+        self.error = written.err();
+    }
+
+    /// Writes what `history` has besides hosts and alerts: its runs and uptime.
+    pub fn rest(&mut self, history: &EnvHistory) -> anyhow::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        debug_assert!(history.hosts.is_empty(), "the hosts were written one by one");
+        self.file.write(|w| {
+            w.write_all(b"},\"runs\":")?;
+            serde_json::to_writer(&mut *w, &history.runs)?;
+            if !history.uptime.is_empty() {
+                w.write_all(b",\"uptime\":")?;
+                serde_json::to_writer(&mut *w, &history.uptime)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Ends the file with `alerts`.
+    pub fn finish(mut self, alerts: &EnvAlerts) -> anyhow::Result<()> {
+        self.file.write(|w| {
+            if !alerts.is_empty() {
+                w.write_all(b",\"alerts\":")?;
+                serde_json::to_writer(&mut *w, alerts)?;
+            }
+            Ok(w.write_all(b"}")?)
+        })?;
+        self.file.finish()
     }
 }
 
@@ -344,7 +389,7 @@ mod tests {
     fn each_host_is_read_when_tracked_and_an_unreadable_one_starts_again_alone() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("h.json");
-        let json = r#"{"name":"a","runs":[],"hosts":{"bad":{"web":{"up":"soon"}},"good":{"web":{"up":5}}}}"#;
+        let json = r#"{"name":"a","hosts":{"bad":{"web":{"up":"soon"}},"good":{"web":{"up":5}}},"runs":[]}"#;
         std::fs::write(&p, json).unwrap();
         let h = EnvHistory::load(&p, "a");
         assert!(h.hosts["bad"].tracks("a", "bad").is_empty());
@@ -357,21 +402,28 @@ mod tests {
     }
 
     #[test]
-    fn the_file_written_in_two_parts_is_the_file_serde_writes() {
-        let json = r#"{"name":"a","runs":[{"t":"2026-11-25T16:30:00Z","s":"problem"}],"hosts":{"h":{"web":{"up":5}}}}"#;
+    fn the_file_written_host_by_host_is_the_file_serde_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let json = r#"{"name":"a","hosts":{"h1":{"web":{"up":5}},"h2":{}},"runs":[{"t":"2026-11-25T16:30:00Z","s":"problem"}]}"#;
         let mut h: EnvHistory = serde_json::from_str(json).unwrap();
-        let parts = |h: &EnvHistory| {
-            let mut out = Vec::new();
-            h.write_head(&mut out).unwrap();
-            EnvHistory::write_tail(&h.alerts, &mut out).unwrap();
-            String::from_utf8(out).unwrap()
+        let streamed = |h: &EnvHistory| {
+            let path = dir.path().join("h.json");
+            let mut w = HistoryWriter::create(&path, &h.name).unwrap();
+            for (name, tracks) in &h.hosts {
+                w.host(name, tracks);
+            }
+            w.rest(&EnvHistory { hosts: BTreeMap::new(), ..h.clone() }).unwrap();
+            w.finish(&h.alerts).unwrap();
+            std::fs::read_to_string(&path).unwrap()
         };
-        assert_eq!(parts(&h), json);
+        assert_eq!(streamed(&h), json);
         let t: Timestamp = "2026-11-25T16:30:00Z".parse().unwrap();
         h.uptime.push(t, crate::uptime::Seen::Problem);
         h.alerts.flapping.insert("a/h/web".into());
         assert!(!h.uptime.is_empty() && !h.alerts.is_empty());
-        assert_eq!(parts(&h), serde_json::to_string(&h).unwrap());
+        assert_eq!(streamed(&h), serde_json::to_string(&h).unwrap());
+        h.hosts.clear();
+        assert_eq!(streamed(&h), serde_json::to_string(&h).unwrap(), "no host");
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! stale data, known issues, and memory across runs (problem since, restarts,
 //! crash loops). Applied to each environment after parsing, before its verdict.
 
+use std::collections::BTreeMap;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
@@ -80,6 +82,22 @@ impl Monitor {
     /// Applies everything to `env`, sets its verdict, and returns its new history
     /// (when history is kept).
     pub fn apply(&self, env: &mut Environment, previous: Option<EnvHistory>) -> Option<EnvHistory> {
+        let mut hosts = BTreeMap::new();
+        let history = self.apply_streaming(env, previous, &mut |name, tracks| {
+            hosts.insert(name, tracks);
+        });
+        history.map(|h| EnvHistory { hosts, ..h })
+    }
+
+    /// [`Monitor::apply`], handing each host's new tracks to `sink` as soon as
+    /// they are made instead of keeping them in the history it returns: an
+    /// environment of a million containers need not hold them all at once.
+    pub fn apply_streaming(
+        &self,
+        env: &mut Environment,
+        previous: Option<EnvHistory>,
+        sink: &mut dyn FnMut(String, HostTracks),
+    ) -> Option<EnvHistory> {
         env.group = self.settings.group_of(&env.name).map(str::to_owned);
         if let Some(t) = env.data_time {
             // Data from the future is a clock out of step, not old data: its age is 0.
@@ -92,7 +110,7 @@ impl Monitor {
             self.expect(env);
         }
         self.mark_known(env);
-        let history = self.track(env, previous);
+        let history = self.track(env, previous, sink);
         env.finish();
         history.map(|mut h| {
             // The same run rendered again (the same time): told once, counted once.
@@ -173,7 +191,12 @@ impl Monitor {
     }
 
     /// Problem since, restarts and crash loops, from the previous runs.
-    fn track(&self, env: &mut Environment, previous: Option<EnvHistory>) -> Option<EnvHistory> {
+    fn track(
+        &self,
+        env: &mut Environment,
+        previous: Option<EnvHistory>,
+        sink: &mut dyn FnMut(String, HostTracks),
+    ) -> Option<EnvHistory> {
         let keep_history = self.settings.history_runs() > 0;
         let mut previous = previous.filter(|_| keep_history).unwrap_or_default();
         // The window is what the history will hold after this run.
@@ -190,7 +213,7 @@ impl Monitor {
         // Containers fine in every run since the environment was first watched
         // keep no segments of their own: theirs would be the environment's span.
         let watched = env_uptime.span();
-        let mut next = EnvHistory { name: env.name.clone(), runs, uptime: env_uptime, ..EnvHistory::default() };
+        let next = EnvHistory { name: env.name.clone(), runs, uptime: env_uptime, ..EnvHistory::default() };
         for host in &mut env.hosts {
             // Taken out of the old history as they are used: the old and the new
             // history of a huge environment are never both whole in memory.
@@ -198,7 +221,7 @@ impl Monitor {
             if host.reach != Reach::Ok {
                 // Nothing was heard of its containers: what was known of them stays.
                 if let Some(before_host) = before_host {
-                    next.hosts.insert(host.name.clone(), before_host);
+                    sink(host.name.clone(), before_host);
                 }
                 continue;
             }
@@ -296,7 +319,7 @@ impl Monitor {
                 }
             }
             if !tracks.is_empty() {
-                next.hosts.insert(host.name.clone(), HostTracks::of(&tracks));
+                sink(host.name.clone(), HostTracks::of(&tracks));
             }
         }
         keep_history.then_some(next)

@@ -16,10 +16,10 @@ use rayon::prelude::*;
 use crate::alert::{self, feed::FEED, feed::INCIDENTS_PAGE, state::STATE_FILE};
 use crate::config::RenderConfig;
 use crate::discover::{InputFile, discover, slugs};
-use crate::history::EnvHistory;
+use crate::history::{EnvHistory, HistoryWriter};
 use crate::model::Environment;
 use crate::monitor::Monitor;
-use crate::output::{MANIFEST, SiteFile, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
+use crate::output::{MANIFEST, SiteLock, Staging, carry_foreign_files, write_file, write_manifest};
 use crate::parse::parse_blocks;
 use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
@@ -316,20 +316,20 @@ impl Job<'_> {
         let mut previous = EnvHistory::load(&self.previous.join(&history_file_name), &file.name);
         let mut env = load_environment(file, page);
         let mut alerts = std::mem::take(&mut previous.alerts);
-        let history = self.monitor.apply(&mut env, (self.cfg.settings.history_runs() > 0).then_some(previous));
-        // Memory is held in turn, not all at once: the history's tracks are
-        // written now and let go of; the outputs are made from the environment;
-        // the environment is let go of; then the alerts are stepped, from what
-        // they need of it (`seen`), and end the history file.
-        let mut history_file = None;
-        let runs = match history {
-            Some(mut h) => {
-                let mut file = SiteFile::create(&self.site.join(&history_file_name))?;
-                file.write(|w| h.write_head(w))?;
-                history_file = Some(file);
-                std::mem::take(&mut h.runs)
-            }
-            None => Vec::new(),
+        // Memory is held in turn, not all at once: each host's new tracks are
+        // written as soon as it is tracked; the outputs are made from the
+        // environment; the environment is let go of; then the alerts are
+        // stepped, from what they need of it (`seen`), and end the history file.
+        let (history_file, runs) = if self.cfg.settings.history_runs() > 0 {
+            let mut file = HistoryWriter::create(&self.site.join(&history_file_name), &env.name)?;
+            let history =
+                self.monitor.apply_streaming(&mut env, Some(previous), &mut |name, tracks| file.host(&name, &tracks));
+            let history = history.context("internal error: no history was made although history is kept")?;
+            file.rest(&history)?;
+            (Some(file), history.runs)
+        } else {
+            self.monitor.apply(&mut env, None);
+            (None, Vec::new())
         };
         let seen = alert::observe(&env);
         let env = Arc::new(env);
@@ -358,9 +358,8 @@ impl Job<'_> {
             (alerts_out.incidents, alerts_out.incident_count) = alert::listed_incidents(&alerts);
         }
         let history_written = match history_file {
-            Some(mut file) => {
-                file.write(|w| EnvHistory::write_tail(&alerts, w))?;
-                file.finish()?;
+            Some(file) => {
+                file.finish(&alerts)?;
                 true
             }
             None if !alerts.is_empty() => {
