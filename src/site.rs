@@ -331,7 +331,6 @@ impl Job<'_> {
             self.monitor.apply(&mut env, None);
             (None, Vec::new())
         };
-        let seen = alert::observe(&env);
         let env = Arc::new(env);
         // The outputs only read the environment: a huge one's are made on two threads.
         let huge = env.counts.containers > SPOOL_JSON_CONTAINERS;
@@ -347,6 +346,7 @@ impl Job<'_> {
         written?;
         let (json, reports) = (json?, reports?);
         let summary = EnvSummary::of(&env, &runs);
+        let seen = alert::observe(&env);
         drop(env);
         alerts.reopen(&summary.page, self.cfg.settings.group_of(&summary.name));
         let kept = (self.cfg.notify == alert::NotifyMode::DryRun).then(|| alerts.clone());
