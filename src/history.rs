@@ -9,11 +9,14 @@
 //! a time, not two million.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 
 use crate::alert::state::EnvAlerts;
 use crate::model::{EnvStatus, Text};
@@ -54,13 +57,14 @@ pub struct Track {
 }
 
 /// The history file of one environment. Containers were last seen at the
-/// time of the last run.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnvHistory {
+/// time of the last run. `H` is how a host's tracks are held: [`HostTracks`],
+/// or the text of the file being read ([`EnvHistory::load`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvHistory<H = HostTracks> {
     pub name: String,
     /// By host, then container name. Written before the runs, so that the file
     /// can be written host by host as they are tracked ([`HistoryWriter`]).
-    pub hosts: BTreeMap<String, HostTracks>,
+    pub hosts: BTreeMap<String, H>,
     /// Oldest first, at most the configured number of runs.
     pub runs: Vec<Run>,
     /// The environment fine or not, run after run (the last 30 days).
@@ -69,6 +73,18 @@ pub struct EnvHistory {
     /// What alerting knows of it: open problems, flips, incidents.
     #[serde(default, skip_serializing_if = "EnvAlerts::is_empty")]
     pub alerts: EnvAlerts,
+}
+
+impl Default for EnvHistory {
+    fn default() -> EnvHistory {
+        EnvHistory {
+            name: String::new(),
+            hosts: BTreeMap::new(),
+            runs: Vec::new(),
+            uptime: Segments::default(),
+            alerts: EnvAlerts::default(),
+        }
+    }
 }
 
 /// The containers of one host, in the order last seen: a JSON object from
@@ -130,32 +146,100 @@ impl Tracks {
 
 /// One host's [`Tracks`] as the history file holds them: JSON text, checked to
 /// be JSON when the file is read and turned into `Tracks` only when needed.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct HostTracks(Box<serde_json::value::RawValue>);
+/// The text of a large history file is left in the file, and read host by
+/// host as each is tracked: a million containers' tracks are not held twice.
+#[derive(Debug, Clone)]
+pub struct HostTracks(Stored);
+
+#[derive(Debug, Clone)]
+enum Stored {
+    Text(Box<RawValue>),
+    /// `len` bytes at `at` in the previous site's history file, open.
+    InFile {
+        file: Arc<File>,
+        at: u64,
+        len: usize,
+    },
+}
+
+/// History files larger than this (some 30 000 containers) leave their hosts' tracks in the file.
+const IN_FILE_BYTES: usize = 1 << 20;
 
 impl HostTracks {
     /// `tracks` as the file will hold them.
     pub fn of(tracks: &Tracks) -> HostTracks {
-        HostTracks(serde_json::value::to_raw_value(tracks).expect("tracks serialize to JSON"))
+        HostTracks(Stored::Text(serde_json::value::to_raw_value(tracks).expect("tracks serialize to JSON")))
+    }
+
+    /// The JSON text.
+    fn text(&self) -> std::io::Result<std::borrow::Cow<'_, str>> {
+        match &self.0 {
+            Stored::Text(raw) => Ok(raw.get().into()),
+            Stored::InFile { file, at, len } => {
+                use std::os::unix::fs::FileExt;
+                let mut bytes = vec![0; *len];
+                file.read_exact_at(&mut bytes, *at)?;
+                String::from_utf8(bytes).map(Into::into).map_err(std::io::Error::other)
+            }
+        }
+    }
+
+    /// The same tracks, held in memory to be written again, when they can be
+    /// read (as [`HostTracks::tracks`]); what cannot be read is forgotten.
+    pub fn kept(self, env: &str, host: &str) -> Option<HostTracks> {
+        if let Stored::Text(_) = self.0 {
+            return Some(self);
+        }
+        let raw = self
+            .text()
+            .map_err(|e| e.to_string())
+            .and_then(|text| RawValue::from_string(text.into_owned()).map_err(|e| e.to_string()));
+        raw.map(|raw| HostTracks(Stored::Text(raw))).map_err(|e| forget(env, host, e)).ok()
     }
 
     /// The tracks of `host` in environment `env`; what cannot be read is
     /// forgotten (with a log line), as a whole unreadable history is.
     pub fn tracks(&self, env: &str, host: &str) -> Tracks {
-        serde_json::from_str(self.0.get()).unwrap_or_else(|e| {
-            log::warn!(
-                "history of environment {env:?}, host {host}: not readable ({e}); that host's history starts \
-                 again and is rewritten by this run"
-            );
+        let tracks = self
+            .text()
+            .map_err(|e| e.to_string())
+            .and_then(|text| serde_json::from_str(&text).map_err(|e| e.to_string()));
+        tracks.unwrap_or_else(|e| {
+            forget(env, host, e);
             Tracks::default()
         })
     }
 }
 
+/// Says that the history of one host could not be read.
+fn forget(env: &str, host: &str, e: impl std::fmt::Display) {
+    log::warn!(
+        "history of environment {env:?}, host {host}: not readable ({e}); that host's history starts again and is \
+         rewritten by this run"
+    );
+}
+
+impl Serialize for HostTracks {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Stored::Text(raw) => raw.serialize(s),
+            Stored::InFile { .. } => {
+                let text = self.text().map_err(serde::ser::Error::custom)?;
+                RawValue::from_string(text.into_owned()).map_err(serde::ser::Error::custom)?.serialize(s)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for HostTracks {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<HostTracks, D::Error> {
+        Box::<RawValue>::deserialize(d).map(|raw| HostTracks(Stored::Text(raw)))
+    }
+}
+
 impl PartialEq for HostTracks {
     fn eq(&self, other: &HostTracks) -> bool {
-        self.0.get() == other.0.get()
+        matches!((self.text(), other.text()), (Ok(a), Ok(b)) if a == b)
     }
 }
 
@@ -193,8 +277,34 @@ impl EnvHistory {
     pub fn load(path: &Path, name: &str) -> EnvHistory {
         let fresh = EnvHistory { name: name.to_owned(), ..EnvHistory::default() };
         let Ok(bytes) = crate::readfile::read_regular(path).map(|s| s.into_bytes()) else { return fresh };
-        match serde_json::from_slice::<EnvHistory>(&bytes) {
-            Ok(h) if h.name == name => h,
+        match serde_json::from_slice::<EnvHistory<&RawValue>>(&bytes) {
+            Ok(h) if h.name == name => {
+                // A large file's tracks are read again from it, host by host,
+                // when that is the file that was read (same length).
+                let file = File::open(path)
+                    .ok()
+                    .filter(|f| {
+                        bytes.len() > IN_FILE_BYTES && f.metadata().is_ok_and(|m| m.len() == bytes.len() as u64)
+                    })
+                    .map(Arc::new);
+                let start = bytes.as_ptr() as usize;
+                let hosts = h
+                    .hosts
+                    .into_iter()
+                    .map(|(host, raw)| {
+                        let tracks = match &file {
+                            Some(file) => Stored::InFile {
+                                file: Arc::clone(file),
+                                at: (raw.get().as_ptr() as usize - start) as u64,
+                                len: raw.get().len(),
+                            },
+                            None => Stored::Text(raw.to_owned()),
+                        };
+                        (host, HostTracks(tracks))
+                    })
+                    .collect();
+                EnvHistory { name: h.name, hosts, runs: h.runs, uptime: h.uptime, alerts: h.alerts }
+            }
             Ok(_) => fresh,
             Err(e) => {
                 log::warn!("{}: history not readable ({e}); starting a new one", path.display());
@@ -424,6 +534,38 @@ mod tests {
         assert_eq!(streamed(&h), serde_json::to_string(&h).unwrap());
         h.hosts.clear();
         assert_eq!(streamed(&h), serde_json::to_string(&h).unwrap(), "no host");
+    }
+
+    #[test]
+    fn a_large_history_leaves_its_tracks_in_the_file_and_reads_them_host_by_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.json");
+        let mut h = EnvHistory { name: "a".into(), ..EnvHistory::default() };
+        for i in 0..100 {
+            let mut tracks = Tracks::default();
+            for c in 0..3000 {
+                tracks.push(format!("c{c}").into(), Track { up: Some(c), ..Track::default() });
+            }
+            h.hosts.insert(format!("h{i}"), HostTracks::of(&tracks));
+        }
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(json.len() > IN_FILE_BYTES);
+        std::fs::write(&p, &json).unwrap();
+        let loaded = EnvHistory::load(&p, "a");
+        assert!(loaded.hosts.values().all(|t| matches!(t.0, Stored::InFile { .. })));
+        assert_eq!(loaded, h);
+        assert_eq!(serde_json::to_string(&loaded).unwrap(), json, "written back as it was read");
+        let mut tracks = loaded.hosts["h7"].tracks("a", "h7");
+        assert_eq!(tracks.take("c5", 5), Some(Track { up: Some(5), ..Track::default() }));
+        let kept = loaded.hosts["h9"].clone().kept("a", "h9").unwrap();
+        assert!(matches!(kept.0, Stored::Text(_)) && kept == h.hosts["h9"], "kept to be written again");
+        // The file is cut under it: the hosts not read yet start again, nothing fails.
+        std::fs::write(&p, "{}").unwrap();
+        assert!(loaded.hosts["h8"].tracks("a", "h8").is_empty());
+        assert!(loaded.hosts["h9"].clone().kept("a", "h9").is_none());
+        // A small file's tracks are read into memory at once.
+        std::fs::write(&p, r#"{"name":"a","hosts":{"h":{"web":{"up":1}}},"runs":[]}"#).unwrap();
+        assert!(matches!(EnvHistory::load(&p, "a").hosts["h"].0, Stored::Text(_)));
     }
 
     #[test]

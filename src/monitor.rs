@@ -220,7 +220,7 @@ impl Monitor {
             let before_host = previous.hosts.remove(&host.name);
             if host.reach != Reach::Ok {
                 // Nothing was heard of its containers: what was known of them stays.
-                if let Some(before_host) = before_host {
+                if let Some(before_host) = before_host.and_then(|t| t.kept(&env.name, &host.name)) {
                     sink(host.name.clone(), before_host);
                 }
                 continue;
