@@ -311,8 +311,8 @@ impl Job<'_> {
     fn render_environment(&self, reports: &Parts, file: &InputFile, page: &str) -> Result<Rendered> {
         let history_file_name = history_file(page);
         // The history file also keeps the environment's alerts, with history on or off.
-        // It is read before the environment: a huge environment's history is
-        // read (into one buffer, then host by host) while no container is held.
+        // It is read before the environment, while no container is held (a large
+        // one's hosts' tracks are left in the file, and read as each is tracked).
         let mut previous = EnvHistory::load(&self.previous.join(&history_file_name), &file.name);
         let mut env = load_environment(file, page);
         let mut alerts = std::mem::take(&mut previous.alerts);
@@ -320,7 +320,7 @@ impl Job<'_> {
         // written as soon as it is tracked; the outputs are made from the
         // environment; the environment is let go of; then the alerts are
         // stepped, from what they need of it (`seen`), and end the history file.
-        let (history_file, runs) = if self.cfg.settings.history_runs() > 0 {
+        let (history_writer, runs) = if self.cfg.settings.history_runs() > 0 {
             let mut file = HistoryWriter::create(&self.site.join(&history_file_name), &env.name)?;
             let history =
                 self.monitor.apply_streaming(&mut env, Some(previous), &mut |name, tracks| file.host(&name, &tracks));
@@ -357,7 +357,7 @@ impl Job<'_> {
             alerts = kept;
             (alerts_out.incidents, alerts_out.incident_count) = alert::listed_incidents(&alerts);
         }
-        let history_written = match history_file {
+        let history_written = match history_writer {
             Some(file) => {
                 file.finish(&alerts)?;
                 true
