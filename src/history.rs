@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -280,12 +281,12 @@ impl EnvHistory {
         match serde_json::from_slice::<EnvHistory<&RawValue>>(&bytes) {
             Ok(h) if h.name == name => {
                 // A large file's tracks are read again from it, host by host,
-                // when that is the file that was read (same length).
-                let file = File::open(path)
-                    .ok()
-                    .filter(|f| {
-                        bytes.len() > IN_FILE_BYTES && f.metadata().is_ok_and(|m| m.len() == bytes.len() as u64)
-                    })
+                // when that is the file that was read: a regular file of the same
+                // length (opened without blocking, as `readfile` opens it).
+                let file = (bytes.len() > IN_FILE_BYTES)
+                    .then(|| File::options().read(true).custom_flags(libc::O_NONBLOCK).open(path).ok())
+                    .flatten()
+                    .filter(|f| f.metadata().is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64))
                     .map(Arc::new);
                 let start = bytes.as_ptr() as usize;
                 let hosts = h
