@@ -167,6 +167,7 @@ impl<B: AsRef<[u8]>> Blocks<B> {
             self.at = 0;
         }
     }
+
     /// Calls `f` with each line of the blocks put together, as `split(b'\n')`
     /// would give them; a line that runs on into the next block is joined.
     fn for_each_line(mut self, mut f: impl FnMut(&[u8])) {
