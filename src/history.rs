@@ -191,11 +191,13 @@ impl HostTracks {
         if let Stored::Text(_) = self.0 {
             return Some(self);
         }
-        let raw = self
-            .text()
-            .map_err(|e| e.to_string())
-            .and_then(|text| RawValue::from_string(text.into_owned()).map_err(|e| e.to_string()));
-        raw.map(|raw| HostTracks(Stored::Text(raw))).map_err(|e| forget(env, host, e)).ok()
+        self.raw().map(|raw| HostTracks(Stored::Text(raw))).map_err(|e| forget(env, host, e)).ok()
+    }
+
+    /// The text, checked to be JSON, in memory.
+    fn raw(&self) -> Result<Box<RawValue>, String> {
+        let text = self.text().map_err(|e| e.to_string())?;
+        RawValue::from_string(text.into_owned()).map_err(|e| e.to_string())
     }
 
     /// The tracks of `host` in environment `env`; what cannot be read is
@@ -224,10 +226,7 @@ impl Serialize for HostTracks {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match &self.0 {
             Stored::Text(raw) => raw.serialize(s),
-            Stored::InFile { .. } => {
-                let text = self.text().map_err(serde::ser::Error::custom)?;
-                RawValue::from_string(text.into_owned()).map_err(serde::ser::Error::custom)?.serialize(s)
-            }
+            Stored::InFile { .. } => self.raw().map_err(serde::ser::Error::custom)?.serialize(s),
         }
     }
 }
@@ -357,18 +356,17 @@ impl HistoryWriter {
         self.error = written.err();
     }
 
-    /// Writes what `history` has besides hosts and alerts: its runs and uptime.
-    pub fn rest(&mut self, history: &EnvHistory) -> anyhow::Result<()> {
+    /// Ends the hosts, and writes the runs and uptime.
+    pub fn rest(&mut self, runs: &[Run], uptime: &Segments) -> anyhow::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        debug_assert!(history.hosts.is_empty(), "the hosts were written one by one");
         self.file.write(|w| {
             w.write_all(b"},\"runs\":")?;
-            serde_json::to_writer(&mut *w, &history.runs)?;
-            if !history.uptime.is_empty() {
+            serde_json::to_writer(&mut *w, runs)?;
+            if !uptime.is_empty() {
                 w.write_all(b",\"uptime\":")?;
-                serde_json::to_writer(&mut *w, &history.uptime)?;
+                serde_json::to_writer(&mut *w, uptime)?;
             }
             Ok(())
         })
@@ -523,7 +521,7 @@ mod tests {
             for (name, tracks) in &h.hosts {
                 w.host(name, tracks);
             }
-            w.rest(&EnvHistory { hosts: BTreeMap::new(), ..h.clone() }).unwrap();
+            w.rest(&h.runs, &h.uptime).unwrap();
             w.finish(&h.alerts).unwrap();
             std::fs::read_to_string(&path).unwrap()
         };

@@ -24,6 +24,7 @@ use crate::parse::parse_blocks;
 use crate::readfile::read_input;
 use crate::render::{Common, EnvSummary, IndexPage, Templates, Totals, env_page, incidents_page, versions_page};
 use crate::reports::{BADGES_DIR, Fragments, Parts, Reports};
+use crate::uptime::Segments;
 use crate::versions::{self, EnvVersions};
 use crate::view::MatrixPages;
 
@@ -325,7 +326,7 @@ impl Job<'_> {
             let history =
                 self.monitor.apply_streaming(&mut env, Some(previous), &mut |name, tracks| file.host(&name, &tracks));
             let history = history.context("internal error: no history was made although history is kept")?;
-            file.rest(&history)?;
+            file.rest(&history.runs, &history.uptime)?;
             (Some(file), history.runs)
         } else {
             self.monitor.apply(&mut env, None);
@@ -363,8 +364,10 @@ impl Job<'_> {
                 true
             }
             None if !alerts.is_empty() => {
-                let history = EnvHistory { name: summary.name.clone(), alerts, ..EnvHistory::default() };
-                write_file(&self.site.join(&history_file_name), |w| Ok(serde_json::to_writer(w, &history)?))?;
+                // History off: the file keeps only the alerts.
+                let mut file = HistoryWriter::create(&self.site.join(&history_file_name), &summary.name)?;
+                file.rest(&[], &Segments::default())?;
+                file.finish(&alerts)?;
                 true
             }
             None => false,
