@@ -453,6 +453,35 @@ fn a_huge_environment_among_many_renders_the_same_on_any_thread_count() {
 }
 
 #[test]
+fn with_history_off_the_history_file_keeps_only_the_alerts_and_reads_them_back() {
+    let dir = input(&[("qa.txt", b"h1\nweb,Exited (1) 2 minutes ago,x:1\n")]);
+    let config = tempfile::tempdir().unwrap();
+    let config = config.path().join("envdash.toml");
+    fs::write(&config, "history_runs = 0\n").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let run = |now: &str| {
+        envdash()
+            .env("ENVDASH_NOW", now)
+            .args(["render", "--input"])
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .arg("--out")
+            .arg(out.path())
+            .assert()
+            .success();
+        serde_json::from_str::<Value>(&read(out.path().join("history/qa.json"))).unwrap()
+    };
+    let first = run(NOW);
+    assert_eq!((&first["hosts"], &first["runs"]), (&serde_json::json!({}), &serde_json::json!([])), "{first}");
+    let incidents = first["alerts"]["incidents"].as_array().unwrap();
+    assert_eq!(incidents.len(), 1, "{first}");
+    // Five minutes later the same problem is the same incident: the file was read back.
+    let again = run("2026-11-25T16:35:00Z");
+    assert_eq!(again["alerts"]["incidents"], first["alerts"]["incidents"]);
+}
+
+#[test]
 fn override_template_is_used() {
     let templates = input(&[(
         "index.html",
